@@ -1,0 +1,384 @@
+"""Task kinds, statuses and the state of a task as parsed from an API answer.
+
+The API is loose (see API.md): progress may be ``"45%"``, ``""``, a number or absent;
+timestamps may be ``0``, ``null``, absent or strings of digits; new statuses may appear.
+:meth:`TaskState.from_payload` accepts all of that and turns anything it cannot use into a
+:class:`~siray_tui.core.errors.PayloadError`, never a KeyError, TypeError or ValueError.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from siray_tui.core.errors import InvalidTaskIdError, PayloadError
+from siray_tui.core.text import clean_text
+
+TASK_ID_MAX_LENGTH = 128
+_TASK_ID = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def validate_task_id(raw: str) -> str:
+    """Return ``raw`` if it is a task ID that is safe to put in a URL path.
+
+    Task IDs are 1 to 128 letters, digits, ``_``, ``-`` and ``.``, and never contain
+    ``..`` (which a server or proxy could read as a parent directory).
+
+    Raises:
+        InvalidTaskIdError: naming the ID and what is wrong with it.
+    """
+    if not raw:
+        raise InvalidTaskIdError(raw, "empty")
+    if len(raw) > TASK_ID_MAX_LENGTH:
+        raise InvalidTaskIdError(raw[:40] + "…", f"longer than {TASK_ID_MAX_LENGTH} characters")
+    if not _TASK_ID.fullmatch(raw):
+        bad = next(ch for ch in raw if not _TASK_ID.fullmatch(ch))
+        raise InvalidTaskIdError(
+            raw, f"character {bad!r} not allowed (use letters, digits, '_', '-', '.')"
+        )
+    if ".." in raw or raw == ".":
+        raise InvalidTaskIdError(raw, "'.' and '..' path segments are not allowed")
+    return raw
+
+
+class TaskKind(StrEnum):
+    """Which endpoint answers for a task. ``AUTO`` means not known yet."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    AUTO = "auto"
+
+    @classmethod
+    def guess(cls, task_id: str) -> TaskKind:
+        """The kind an ID's prefix suggests (a hint: the docs show a ``video_`` image task)."""
+        if task_id.startswith("video_"):
+            return cls.VIDEO
+        if task_id.startswith("image_"):
+            return cls.IMAGE
+        return cls.AUTO
+
+    def endpoints_to_try(self, task_id: str) -> tuple[TaskKind, ...]:
+        """The concrete kinds to query, in order: the stated one, else a prefix guess first."""
+        if self is not TaskKind.AUTO:
+            return (self,)
+        if TaskKind.guess(task_id) is TaskKind.VIDEO:
+            return (TaskKind.VIDEO, TaskKind.IMAGE)
+        return (TaskKind.IMAGE, TaskKind.VIDEO)
+
+
+class TaskStatus(StrEnum):
+    """The six documented states, plus UNKNOWN for anything new (shown, polled, never final)."""
+
+    NOT_START = "NOT_START"
+    SUBMITTED = "SUBMITTED"
+    QUEUED = "QUEUED"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_final(self) -> bool:
+        """Only SUCCESS and FAILURE end a task; nothing else stops polling."""
+        return self in (TaskStatus.SUCCESS, TaskStatus.FAILURE)
+
+    @classmethod
+    def parse(cls, raw: str) -> TaskStatus:
+        """The member for ``raw`` (case and spacing forgiven), else UNKNOWN."""
+        key = raw.strip().upper().replace(" ", "_").replace("-", "_")
+        try:
+            member = cls(key)
+        except ValueError:
+            return cls.UNKNOWN
+        return member
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Latencies in seconds; None for a phase that has not begun (or cannot be known)."""
+
+    queue: float | None
+    run: float | None
+    total: float | None
+
+
+def _span(start: float | None, end: float | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, end - start)  # clock skew must never show a negative duration
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """What the API last said about a task, already cleaned of the payload's quirks.
+
+    ``fail_reason``, ``message`` and ``raw_status`` are stripped of escape and control
+    characters; ``outputs`` are kept as sent (they must pass
+    :func:`~siray_tui.core.text.check_url` before use); ``raw`` is the ``data`` object
+    exactly as received, for the details view.
+    """
+
+    task_id: str
+    status: TaskStatus
+    raw_status: str
+    progress: int | None = None
+    outputs: tuple[str, ...] = ()
+    fail_reason: str = ""
+    message: str = ""
+    submit_time: float | None = None
+    start_time: float | None = None
+    finish_time: float | None = None
+    action: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_payload(cls, payload: object, *, task_id: str) -> TaskState:
+        """Parse a query response (the whole body, or the ``data`` object itself).
+
+        Args:
+            payload: the decoded JSON body.
+            task_id: the ID we asked for; it names the task even if ``data.task_id``
+                differs (the docs' own example answers an image query with a video ID).
+
+        Raises:
+            PayloadError: for any body we cannot turn into a state.
+        """
+        if not isinstance(payload, Mapping):
+            raise PayloadError(f"expected a JSON object, got {type(payload).__name__}")
+        code = payload.get("code")
+        message = clean_text(payload.get("message") or "")
+        if code is not None and str(code).strip().lower() not in ("success", "0", "200"):
+            detail = f": {message[:200]}" if message else ""
+            raise PayloadError(f"API answered code {clean_text(code)[:40]!r}{detail}")
+        data: object
+        if "data" in payload:
+            data = payload["data"]
+        elif "status" in payload:  # tolerate a bare data object
+            data = payload
+        else:
+            raise PayloadError("response has no 'data' object")
+        if not isinstance(data, Mapping):
+            raise PayloadError("response 'data' is null or not an object")
+        raw_status = data.get("status")
+        if raw_status is None or isinstance(raw_status, Mapping | list) or raw_status == "":
+            raise PayloadError("response has no usable 'status'")
+        status_text = clean_text(raw_status)[:64]
+        status = TaskStatus.parse(status_text)
+        progress = parse_progress(data.get("progress"))
+        if status is TaskStatus.SUCCESS and progress is None:
+            progress = 100
+        action = data.get("action")
+        return cls(
+            task_id=task_id,
+            status=status,
+            raw_status=status_text,
+            progress=progress,
+            outputs=_parse_outputs(data.get("outputs")),
+            fail_reason=clean_text(data.get("fail_reason") or "", multiline=True),
+            message=message,
+            submit_time=parse_timestamp(data.get("submit_time")),
+            start_time=parse_timestamp(data.get("start_time")),
+            finish_time=parse_timestamp(data.get("finish_time")),
+            action=clean_text(action)[:64] if isinstance(action, str) else None,
+            raw=dict(data),
+        )
+
+    def timings(self, now: float) -> Timings:
+        """Queue wait, run time and total, ticking against ``now`` while unfinished.
+
+        queue = start - submit, run = finish - start, total = finish - submit. A phase
+        still going is measured to ``now``; a final task without the timestamp a phase
+        needs gets None rather than a guess. Negative spans (clock skew) clamp to 0.
+        """
+        final = self.status.is_final
+        submit, start, finish = self.submit_time, self.start_time, self.finish_time
+        if start is not None:
+            queue = _span(submit, start)
+        elif final:
+            queue = _span(submit, finish)  # failed before it ever started running
+        else:
+            queue = _span(submit, now)
+        if start is None:
+            run = None
+        elif finish is not None:
+            run = _span(start, finish)
+        else:
+            run = None if final else _span(start, now)
+        if finish is not None:
+            total = _span(submit, finish)
+        else:
+            total = None if final else _span(submit, now)
+        return Timings(queue=queue, run=run, total=total)
+
+
+def parse_progress(value: object) -> int | None:
+    """``"45%"``, ``"45"``, ``45`` or ``45.7`` → 45 (clamped to 0-100); anything else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    number: float
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip().rstrip("%").strip()
+        if not text:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    if not math.isfinite(number):
+        return None
+    return int(min(100.0, max(0.0, number)))
+
+
+_MILLISECONDS_THRESHOLD = 100_000_000_000  # year 5138 in seconds; surely milliseconds
+
+
+def parse_timestamp(value: object) -> float | None:
+    """Unix seconds from a number or a string of digits; ``0``, null, garbage → None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    number: float
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if not math.isfinite(number) or number <= 0:
+        return None
+    if number >= _MILLISECONDS_THRESHOLD:
+        number /= 1000.0
+    return number
+
+
+def _parse_outputs(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list | tuple):
+        return tuple(item for item in value if isinstance(item, str) and item)
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A status and the wall-clock time it was first seen."""
+
+    status: str
+    seen_at: float
+
+
+@dataclass(slots=True)
+class WatchedTask:
+    """A task on the watchlist: what the user asked to watch, and what we last observed.
+
+    ``kind`` stays AUTO until an endpoint answers for the ID; ``state`` is None until the
+    first good answer; ``last_error`` holds the latest poll failure (cleared by a good poll).
+    ``not_found`` is set once every endpoint to try answered 404.
+    """
+
+    task_id: str
+    kind: TaskKind = TaskKind.AUTO
+    label: str = ""
+    added_at: float = 0.0
+    state: TaskState | None = None
+    last_polled_at: float | None = None
+    last_error: str | None = None
+    not_found: bool = False
+    history: list[StatusChange] = field(default_factory=list)
+
+    @property
+    def status(self) -> TaskStatus | None:
+        """The last known status, or None before the first answer."""
+        return self.state.status if self.state else None
+
+    @property
+    def is_final(self) -> bool:
+        """SUCCESS or FAILURE: never polled again unless refreshed."""
+        return self.state is not None and self.state.status.is_final
+
+    def observe(self, state: TaskState, at: float) -> bool:
+        """Record a good answer; returns True when the status changed (history grows)."""
+        changed = self.state is None or self.state.raw_status != state.raw_status
+        self.state = state
+        self.last_polled_at = at
+        self.last_error = None
+        self.not_found = False
+        if changed:
+            self.history.append(StatusChange(state.raw_status, at))
+        return changed
+
+    def to_json(self) -> dict[str, Any]:
+        """The watchlist.json form: the raw ``data`` object stands for the state."""
+        return {
+            "task_id": self.task_id,
+            "kind": self.kind.value,
+            "label": self.label,
+            "added_at": self.added_at,
+            "last_polled_at": self.last_polled_at,
+            "last_error": self.last_error,
+            "not_found": self.not_found,
+            "state": (
+                {"data": dict(self.state.raw), "message": self.state.message}
+                if self.state
+                else None
+            ),
+            "history": [{"status": h.status, "seen_at": h.seen_at} for h in self.history],
+        }
+
+    @classmethod
+    def from_json(cls, obj: object) -> WatchedTask:
+        """Inverse of :meth:`to_json`; a task entry we cannot use raises PayloadError.
+
+        A stored state that no longer parses is dropped (the next poll refetches it)
+        rather than losing the task.
+        """
+        if not isinstance(obj, Mapping):
+            raise PayloadError("watchlist task is not an object")
+        raw_id = obj.get("task_id")
+        if not isinstance(raw_id, str):
+            raise PayloadError("watchlist task has no task_id")
+        try:
+            task_id = validate_task_id(raw_id)
+            kind = TaskKind(obj.get("kind", "auto"))
+        except ValueError as exc:
+            raise PayloadError(f"watchlist task {raw_id[:40]!r}: {exc}") from None
+        state: TaskState | None = None
+        stored = obj.get("state")
+        if isinstance(stored, Mapping):
+            try:
+                state = TaskState.from_payload(
+                    {"data": stored.get("data"), "message": stored.get("message") or ""},
+                    task_id=task_id,
+                )
+            except PayloadError:
+                state = None
+        history: list[StatusChange] = []
+        raw_history = obj.get("history")
+        if isinstance(raw_history, list):
+            for item in raw_history:
+                if isinstance(item, Mapping) and isinstance(item.get("status"), str):
+                    seen = parse_timestamp(item.get("seen_at"))
+                    history.append(StatusChange(clean_text(item["status"])[:64], seen or 0.0))
+        label = obj.get("label")
+        last_error = obj.get("last_error")
+        return cls(
+            task_id=task_id,
+            kind=kind,
+            label=clean_text(label)[:200] if isinstance(label, str) else "",
+            added_at=parse_timestamp(obj.get("added_at")) or 0.0,
+            state=state,
+            last_polled_at=parse_timestamp(obj.get("last_polled_at")),
+            last_error=clean_text(last_error)[:300] if isinstance(last_error, str) else None,
+            not_found=obj.get("not_found") is True,
+            history=history,
+        )

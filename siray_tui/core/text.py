@@ -1,0 +1,114 @@
+"""Sanitising text from the server, and deciding which server URLs we may touch.
+
+Everything the API sends (status, fail_reason, message, outputs) is untrusted. A terminal
+obeys escape sequences (OSC 52 writes the clipboard, OSC 0 retitles the window, CSI moves
+the cursor), and Textual would parse ``[...]`` as markup, so server text is cleaned here
+once and displayed literally by the UI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from siray_tui.core.errors import UnsafeUrlError
+
+# ESC-introduced sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other two-byte
+# escapes, plus their 8-bit C1 forms (0x9b CSI, 0x9d OSC).
+_ESCAPE_SEQUENCE = re.compile(
+    r"""
+    (?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]             # CSI
+    | (?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])      # OSC, DCS, SOS, PM, APC ...
+      [^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?       # ... up to BEL or ST (or the end)
+    | \x1b[ -/]*[0-~]?                            # any other ESC sequence, or a lone ESC
+    """,
+    re.VERBOSE,
+)
+# C0 controls except TAB and LF, DEL, C1 controls, and the bidi overrides / isolates that
+# can make a line read differently from what it contains (Trojan Source).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_ONE_LINE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+
+
+def clean_text(value: object, *, multiline: bool = False) -> str:
+    """Return ``value`` as text with every escape sequence and control character removed.
+
+    Args:
+        value: anything; non-strings are converted with ``str`` so a number in a text
+            field still shows.
+        multiline: keep line feeds and tabs (for the details view); otherwise every
+            control character, newlines included, is dropped or turned into a space.
+    """
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    text = _ESCAPE_SEQUENCE.sub("", text)
+    if multiline:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return _CONTROL.sub("", text).expandtabs(4)
+    text = text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return _CONTROL_ONE_LINE.sub("", text)
+
+
+def first_line(value: object, limit: int = 200) -> str:
+    """The first non-empty line of ``value``, cleaned and cut to ``limit`` characters."""
+    for line in clean_text(value, multiline=True).split("\n"):
+        line = line.strip()
+        if line:
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return ""
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ::1."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: object, *, allow_loopback_http: bool = False) -> str:
+    """Return ``url`` if it is safe to open or fetch, else raise :class:`UnsafeUrlError`.
+
+    Safe means ``https`` with a host, or (only when ``allow_loopback_http``, as in tests
+    and the demo) plain ``http`` to a loopback host. Anything with control characters,
+    white space, a leading ``-`` (it could become a command-line option of a browser),
+    credentials, or another scheme (``file:``, ``javascript:``, ``data:``) is refused.
+
+    Raises:
+        UnsafeUrlError: with a message that names the problem, safe to show.
+    """
+    if not isinstance(url, str) or not url:
+        raise UnsafeUrlError("refused URL: empty or not text")
+    shown = clean_text(url)[:120]
+    if (
+        url != url.strip()
+        or any(ch.isspace() for ch in url)
+        or _CONTROL.search(url)
+        or "\x1b" in url
+    ):
+        raise UnsafeUrlError(f"refused URL with white space or control characters: {shown!r}")
+    if url.startswith("-"):
+        raise UnsafeUrlError(f"refused URL starting with '-': {shown!r}")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        raise UnsafeUrlError(f"refused malformed URL: {shown!r}") from None
+    scheme = parts.scheme.lower()
+    if not host:
+        raise UnsafeUrlError(f"refused URL without a host: {shown!r}")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeUrlError(f"refused URL with credentials: {shown!r}")
+    if scheme == "https":
+        return url
+    if scheme == "http":
+        if allow_loopback_http and is_loopback_host(host):
+            return url
+        raise UnsafeUrlError(f"refused plain http URL (only https is allowed): {shown!r}")
+    raise UnsafeUrlError(f"refused URL scheme {scheme or '(none)'!r}: {shown!r}")
