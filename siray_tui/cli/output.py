@@ -1,0 +1,74 @@
+"""Printing tasks for people (an aligned table) and for scripts (one JSON object per line)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+from siray_tui.core.models import WatchedTask
+from siray_tui.core.report import format_ago, format_duration, status_text, task_record
+from siray_tui.core.text import first_line
+
+_HEADERS = (
+    "TASK",
+    "KIND",
+    "STATUS",
+    "PROGRESS",
+    "QUEUE",
+    "RUN",
+    "TOTAL",
+    "OUT",
+    "UPDATED",
+    "REASON",
+)
+
+
+def task_row(task: WatchedTask, now: float) -> tuple[str, ...]:
+    """The human columns for one task (all text already cleaned)."""
+    state = task.state
+    timings = state.timings(now) if state else None
+    progress = state.progress if state else None
+    reason = task.last_error or (state.fail_reason if state else "")
+    name = task.task_id if not task.label else f"{task.label} ({task.task_id})"
+    return (
+        name,
+        task.kind.value,
+        status_text(task),
+        "-" if progress is None else f"{progress}%",
+        format_duration(timings.queue if timings else None),
+        format_duration(timings.run if timings else None),
+        format_duration(timings.total if timings else None),
+        str(len(state.outputs)) if state else "0",
+        format_ago(task.last_polled_at, now),
+        first_line(reason, 80),
+    )
+
+
+def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str] = _HEADERS) -> str:
+    """Columns padded to their widest cell; trailing spaces trimmed."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], len(cell))
+    lines = []
+    for row in (headers, *rows):
+        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row))
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def print_tasks(tasks: Iterable[WatchedTask], now: float, out: TextIO) -> None:
+    """The aligned table of ``tasks``, or a friendly line when there are none."""
+    rows = [task_row(task, now) for task in tasks]
+    if not rows:
+        out.write("No tasks on the watchlist. Add some with: siray-tui add ID...\n")
+        return
+    out.write(render_table(rows) + "\n")
+
+
+def print_json_lines(tasks: Iterable[WatchedTask], now: float, out: TextIO) -> None:
+    """One JSON object per task per line (``--json``)."""
+    for task in tasks:
+        out.write(json.dumps(task_record(task, now), ensure_ascii=False) + "\n")
+    out.flush()

@@ -1,0 +1,266 @@
+"""Settings from flags, then the environment, then ``config.toml``, then defaults.
+
+The names are an interface (DESIGN.md, "Command line"): scripts and shells set them, so a
+typo in config.toml is an error rather than silently ignored. Every bad value becomes a
+:class:`~siray_tui.core.errors.ConfigError` whose message is one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from siray_tui.core.client import DEFAULT_BASE_URL, check_base_url
+from siray_tui.core.errors import ConfigError
+from siray_tui.core.secret import Secret
+from siray_tui.core.text import is_loopback_host
+
+APP_NAME: Final = "siray-tui"
+TOKEN_ENV_VARS: Final = ("SIRAY_API_TOKEN", "SIRAY_API_KEY")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+# config.toml key -> (environment variable or None, type)
+_KEYS: Final[dict[str, tuple[str | None, type]]] = {
+    "base_url": ("SIRAY_BASE_URL", str),
+    "token": (None, str),
+    "data_dir": ("SIRAY_TUI_DATA_DIR", Path),
+    "download_dir": ("SIRAY_TUI_DOWNLOAD_DIR", Path),
+    "interval": ("SIRAY_TUI_INTERVAL", float),
+    "concurrency": (None, int),
+    "rate": (None, float),
+    "insecure": (None, bool),
+    "auto_download": (None, bool),
+    "max_download_bytes": (None, int),
+    "log_level": (None, str),
+}
+
+
+def default_data_dir() -> Path:
+    """platformdirs' user data path, so ``XDG_DATA_HOME`` is honoured."""
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def default_config_path() -> Path:
+    """platformdirs' user config path plus ``config.toml``."""
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def default_download_dir() -> Path:
+    """The user's downloads folder plus ``siray``."""
+    return platformdirs.user_downloads_path() / "siray"
+
+
+def default_log_dir() -> Path:
+    """Where the rotated debug log goes."""
+    return platformdirs.user_log_path(APP_NAME)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know, resolved once at start-up."""
+
+    base_url: str = DEFAULT_BASE_URL
+    token: Secret | None = None
+    token_source: str = ""
+    data_dir: Path = field(default_factory=default_data_dir)
+    config_path: Path = field(default_factory=default_config_path)
+    download_dir: Path = field(default_factory=default_download_dir)
+    interval: float = 4.0
+    concurrency: int = 8
+    rate: float = 10.0
+    insecure: bool = False
+    auto_download: bool = False
+    max_download_bytes: int = 2 * 1024**3
+    log_level: str = "warning"
+    demo: bool = False
+
+    @property
+    def allow_loopback_http(self) -> bool:
+        """Plain-http output URLs are fetched only from loopback, and only in demo or tests
+        (a base URL on loopback means the simulator)."""
+        host = urlsplit(self.base_url).hostname or ""
+        return self.demo or is_loopback_host(host)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (the demo swaps base URL and directories)."""
+        return replace(self, **changes)
+
+
+def _convert(key: str, kind: type, value: object, source: str) -> Any:
+    where = f"{key} ({source})"
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}") from None
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        return number
+    if kind is Path:
+        if not isinstance(value, str | Path) or not str(value).strip():
+            raise ConfigError(f"{where}: expected a path, got {value!r}")
+        return Path(os.path.expandvars(str(value))).expanduser()
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected text, got {value!r}")
+    return value
+
+
+def read_config_file(path: Path, *, required: bool) -> dict[str, Any]:
+    """The table in ``config.toml``; missing is fine unless the user named the file.
+
+    Raises:
+        ConfigError: unreadable file, bad TOML, or an unknown key.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(table) - set(_KEYS))
+    if unknown:
+        known = ", ".join(_KEYS)
+        raise ConfigError(f"config file {path}: unknown key {unknown[0]!r} (known keys: {known})")
+    return table
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve settings: flags, then environment, then config.toml, then defaults.
+
+    Args:
+        flags: values given on the command line (None or absent keys mean "not given");
+            keys are the config.toml names plus ``config`` and ``demo``.
+        environ: the environment (``os.environ`` when None).
+
+    Raises:
+        ConfigError: for any unusable value, with a one-line message.
+    """
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = os.environ if environ is None else environ
+    if "config" in flags:
+        config_path, required = Path(flags["config"]).expanduser(), True
+    elif env.get("SIRAY_TUI_CONFIG"):
+        config_path, required = Path(env["SIRAY_TUI_CONFIG"]).expanduser(), True
+    else:
+        config_path, required = default_config_path(), False
+    file_values = read_config_file(config_path, required=required)
+
+    values: dict[str, Any] = {}
+    for key, (env_name, kind) in _KEYS.items():
+        if key in flags:
+            values[key] = _convert(key, kind, flags[key], "command line")
+        elif env_name and env.get(env_name):
+            values[key] = _convert(key, kind, env[env_name], env_name)
+        elif key in file_values:
+            values[key] = _convert(key, kind, file_values[key], str(config_path))
+
+    token_text, token_source = None, ""
+    for name in TOKEN_ENV_VARS:
+        if env.get(name, "").strip():
+            token_text, token_source = env[name].strip(), name
+            break
+    else:
+        if values.get("token", "").strip():
+            token_text, token_source = values["token"].strip(), str(config_path)
+    values.pop("token", None)
+
+    settings = Settings(
+        token=Secret(token_text) if token_text else None,
+        token_source=token_source,
+        config_path=config_path,
+        demo=bool(flags.get("demo", False)),
+        **values,
+    )
+    return validate(settings)
+
+
+def validate(settings: Settings) -> Settings:
+    """Check ranges and the base URL; returns the settings with a normalised base URL."""
+    if settings.interval < 1:
+        raise ConfigError(f"interval must be at least 1 second, got {settings.interval:g}")
+    if not 1 <= settings.concurrency <= 64:
+        raise ConfigError(f"concurrency must be 1 to 64, got {settings.concurrency}")
+    if not 0 < settings.rate <= 1000:
+        raise ConfigError(
+            f"rate must be above 0 and at most 1000 per second, got {settings.rate:g}"
+        )
+    if settings.max_download_bytes < 1:
+        raise ConfigError(f"max_download_bytes must be positive, got {settings.max_download_bytes}")
+    if settings.log_level.lower() not in LOG_LEVELS:
+        raise ConfigError(
+            f"log level must be one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}"
+        )
+    base_url = check_base_url(settings.base_url, insecure=settings.insecure)
+    return replace(settings, base_url=base_url, log_level=settings.log_level.lower())
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces the token wherever it appears in a log record, arguments included."""
+
+    def __init__(self, secret: Secret | None) -> None:
+        super().__init__()
+        self._needle = secret.reveal() if secret else ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._needle:
+            message = record.getMessage()
+            if self._needle in message:
+                record.msg = message.replace(self._needle, "********")
+                record.args = None
+        return True
+
+
+def setup_logging(settings: Settings, log_dir: Path | None = None) -> Path | None:
+    """Send ``siray_tui`` logs to a rotated file when the level is debug or info.
+
+    Returns the log file's path, or None when no file log was asked for.
+    """
+    logger = logging.getLogger("siray_tui")
+    logger.setLevel(settings.log_level.upper())
+    if settings.log_level not in ("debug", "info"):
+        return None
+    directory = log_dir or default_log_dir()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / "siray-tui.log"
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=2 * 1024 * 1024, backupCount=3, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(settings.token))
+    logger.addHandler(handler)
+    return path
