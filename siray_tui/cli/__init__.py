@@ -1,0 +1,281 @@
+"""The command line: global options, one sub-command per job, exit statuses of DESIGN.md.
+
+Parsing and dispatch only; each command lives in a small module of this package. Textual is
+imported only when the dashboard opens, so scripts calling ``add`` or ``wait`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from siray_tui import __version__
+from siray_tui.config import LOG_LEVELS, Settings, load_settings, setup_logging
+from siray_tui.core.errors import ConfigError, SirayError
+from siray_tui.core.models import TaskKind
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+_GLOBAL_EPILOG = """\
+examples:
+  siray-tui --demo                      try the dashboard with a built-in simulator
+  export SIRAY_API_TOKEN=sk-...         then:
+  siray-tui                             open the dashboard on your watchlist
+  my-script | siray-tui add -           watch the task IDs a script prints
+  siray-tui wait --timeout 600 --json   block until every watched task ends
+
+environment: SIRAY_API_TOKEN (or SIRAY_API_KEY), SIRAY_BASE_URL, SIRAY_TUI_DATA_DIR,
+SIRAY_TUI_CONFIG, SIRAY_TUI_INTERVAL, SIRAY_TUI_DOWNLOAD_DIR
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the hand-wrapped examples in epilogs as written."""
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Global options, accepted before or after the command name.
+
+    On sub-parsers their default is SUPPRESS so a value given before the command is not
+    reset by the sub-parser's default.
+    """
+    default: Any = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("global options")
+    group.add_argument("--base-url", metavar="URL", default=default, help="API base URL")
+    group.add_argument("--data-dir", metavar="DIR", default=default, help="watchlist folder")
+    group.add_argument("--config", metavar="FILE", default=default, help="config.toml to read")
+    group.add_argument(
+        "--interval", metavar="S", default=default, help="seconds between polls (1 or more)"
+    )
+    group.add_argument("--concurrency", metavar="N", default=default, help="requests in flight")
+    group.add_argument("--rate", metavar="R", default=default, help="requests per second")
+    group.add_argument("--download-dir", metavar="DIR", default=default, help="output folder")
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        default=default,
+        help="allow a plain-http base URL to a non-loopback host",
+    )
+    group.add_argument(
+        "--auto-download",
+        action="store_true",
+        default=default,
+        help="download outputs when a task succeeds",
+    )
+    group.add_argument("--log-level", choices=LOG_LEVELS, default=default, help="debug log level")
+    group.add_argument(
+        "--demo",
+        action="store_true",
+        default=default,
+        help="use the built-in simulator and a throw-away watchlist (no token needed)",
+    )
+
+
+def _add_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    examples: str,
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog="examples:\n" + examples,
+        formatter_class=_Formatter,
+    )
+    _global_options(parser, suppress=True)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; ``--help`` works for every command, each with examples."""
+    parser = argparse.ArgumentParser(
+        prog="siray-tui",
+        description="Watch Siray AI image and video generation tasks: a live dashboard "
+        "and a headless CLI.",
+        epilog=_GLOBAL_EPILOG,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"siray-tui {__version__}")
+    _global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    _add_command(commands, "ui", "open the dashboard (the default)", "  siray-tui ui\n")
+
+    add = _add_command(
+        commands,
+        "add",
+        "add task IDs to the watchlist (from arguments, or stdin with -)",
+        "  siray-tui add image_a8813a4b4c9 video_69196faf\n"
+        "  generate.py | siray-tui add - --kind video --label 'night batch'\n",
+    )
+    add.add_argument("ids", nargs="*", metavar="ID", help="task IDs, or - to read stdin")
+    add.add_argument(
+        "--kind",
+        choices=[k.value for k in TaskKind],
+        default="auto",
+        help="which endpoint to query (auto: by prefix, else image then video)",
+    )
+    add.add_argument("--label", default="", help="a label shown instead of the ID")
+
+    remove = _add_command(
+        commands,
+        "remove",
+        "remove task IDs from the watchlist",
+        "  siray-tui remove image_a8813a4b4c9\n",
+    )
+    remove.add_argument("ids", nargs="+", metavar="ID")
+
+    clear = _add_command(
+        commands,
+        "clear",
+        "remove every finished (SUCCESS or FAILURE) task",
+        "  siray-tui clear --finished\n",
+    )
+    clear.add_argument("--finished", action="store_true", help="required: what to clear")
+
+    listing = _add_command(
+        commands,
+        "list",
+        "show the watchlist with the last known states (no network)",
+        "  siray-tui list\n  siray-tui list --json | jq .status\n",
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    status = _add_command(
+        commands,
+        "status",
+        "query tasks now, store and print their states",
+        "  siray-tui status image_a8813a4b4c9 --json\n",
+    )
+    status.add_argument("ids", nargs="+", metavar="ID")
+    status.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    wait = _add_command(
+        commands,
+        "wait",
+        "poll until every task is final (the whole unfinished watchlist without IDs)",
+        "  siray-tui wait --timeout 900\n  siray-tui wait video_69196faf --json\n",
+    )
+    wait.add_argument("ids", nargs="*", metavar="ID")
+    wait.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+    wait.add_argument("--json", action="store_true", help="a JSON line per task as it ends")
+
+    download = _add_command(
+        commands,
+        "download",
+        "download the outputs of SUCCESS tasks",
+        "  siray-tui download image_a8813a4b4c9 --dir ./renders\n",
+    )
+    download.add_argument("ids", nargs="+", metavar="ID")
+    download.add_argument("--dir", metavar="D", help="folder (default: the download dir)")
+
+    simulate = _add_command(
+        commands,
+        "simulate",
+        "run the built-in API simulator as a server and print the URL to use",
+        "  siray-tui simulate --port 8765 --error-rate 0.1\n",
+    )
+    from siray_tui.sim.main import add_simulate_arguments
+
+    add_simulate_arguments(simulate)
+    return parser
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The global options that were given, under their config.toml names."""
+    names = (
+        "base_url",
+        "data_dir",
+        "config",
+        "interval",
+        "concurrency",
+        "rate",
+        "download_dir",
+        "insecure",
+        "auto_download",
+        "log_level",
+        "demo",
+    )
+    return {name: getattr(args, name) for name in names if getattr(args, name, None)}
+
+
+def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "ui"
+    if command == "simulate":
+        from siray_tui.sim.main import run_simulate
+
+        return run_simulate(args)
+    if command == "clear" and not args.finished:
+        parser.error("clear needs --finished (it removes every SUCCESS and FAILURE task)")
+
+    try:
+        settings = load_settings(_flags(args))
+    except ConfigError as exc:
+        print(f"siray-tui: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging(settings)
+
+    demo_stop: Callable[[], None] | None = None
+    if settings.demo:
+        from siray_tui.demo import start_demo
+
+        settings, demo_stop = _start_demo(start_demo, settings)
+    try:
+        return _dispatch(command, args, settings, stdin or sys.stdin)
+    except SirayError as exc:
+        print(f"siray-tui: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if demo_stop is not None:
+            demo_stop()
+
+
+def _start_demo(start_demo: Any, settings: Settings) -> tuple[Settings, Callable[[], None]]:
+    demo = start_demo(settings)
+    return demo.settings, demo.stop
+
+
+def _dispatch(command: str, args: argparse.Namespace, settings: Settings, stdin: TextIO) -> int:
+    from siray_tui.cli import watchlist
+
+    out, err = sys.stdout, sys.stderr
+    if command == "ui":
+        from siray_tui.ui import run_dashboard
+
+        return run_dashboard(settings)
+    if command == "add":
+        return watchlist.add(settings, args.ids, TaskKind(args.kind), args.label, stdin, out, err)
+    if command == "remove":
+        return watchlist.remove(settings, args.ids, out, err)
+    if command == "clear":
+        return watchlist.clear_finished(settings, out, err)
+    if command == "list":
+        return watchlist.list_tasks(settings, args.json, out, err)
+    if command == "status":
+        from siray_tui.cli.polling import run_status
+
+        return asyncio.run(run_status(settings, args.ids, json_output=args.json, out=out, err=err))
+    if command == "wait":
+        from siray_tui.cli.polling import run_wait
+
+        return asyncio.run(
+            run_wait(
+                settings, args.ids, timeout=args.timeout, json_output=args.json, out=out, err=err
+            )
+        )
+    if command == "download":
+        from siray_tui.cli.download import run_download
+
+        return asyncio.run(run_download(settings, args.ids, args.dir, out=out, err=err))
+    raise AssertionError(f"unhandled command {command}")

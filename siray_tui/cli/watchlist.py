@@ -1,0 +1,111 @@
+"""The watchlist commands: ``add``, ``remove``, ``clear --finished``, ``list``.
+
+None of them touches the network. Each reads or changes the file through one
+WatchlistStore call, so ``add -`` of 10,000 IDs is one lock, one load and one save.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TextIO
+
+from siray_tui.cli.output import print_json_lines, print_tasks
+from siray_tui.config import Settings
+from siray_tui.core.errors import InvalidTaskIdError
+from siray_tui.core.models import TaskKind, validate_task_id
+from siray_tui.core.store import WatchlistStore
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def split_ids(chunks: Iterable[str]) -> Iterator[str]:
+    """Task IDs from text where commas and any white space separate them."""
+    for chunk in chunks:
+        yield from (part for part in _SEPARATORS.split(chunk) if part)
+
+
+def _report_warnings(store: WatchlistStore, err: TextIO) -> None:
+    for warning in store.warnings:
+        err.write(f"siray-tui: warning: {warning}\n")
+    store.warnings.clear()
+
+
+def add(
+    settings: Settings,
+    ids: Sequence[str],
+    kind: TaskKind,
+    label: str,
+    stdin: TextIO,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Validate every ID, add the valid ones in one save; exit 2 if any was invalid."""
+    chunks: list[str] = []
+    for arg in ids:
+        if arg == "-":
+            chunks.extend(stdin)
+        else:
+            chunks.append(arg)
+    valid: list[str] = []
+    invalid = 0
+    for task_id in split_ids(chunks):
+        try:
+            valid.append(validate_task_id(task_id))
+        except InvalidTaskIdError as exc:
+            invalid += 1
+            err.write(f"siray-tui: {exc}\n")
+    if not valid and not invalid:
+        err.write("siray-tui: no task IDs given (pass IDs, or - to read them from stdin)\n")
+        return EXIT_INVALID
+    store = WatchlistStore(settings.data_dir)
+    result = store.add(valid, kind=kind, label=label) if valid else None
+    _report_warnings(store, err)
+    added = len(result.added) if result else 0
+    already = len(result.already) if result else 0
+    parts = [f"added {added} task{'s' if added != 1 else ''}"]
+    if already:
+        parts.append(f"{already} already watched")
+    if invalid:
+        parts.append(f"{invalid} invalid")
+    out.write(", ".join(parts).capitalize() + ".\n")
+    return EXIT_INVALID if invalid else EXIT_OK
+
+
+def remove(settings: Settings, ids: Sequence[str], out: TextIO, err: TextIO) -> int:
+    """Remove the given IDs; exit 2 if any was not on the watchlist."""
+    wanted = list(dict.fromkeys(split_ids(ids)))
+    store = WatchlistStore(settings.data_dir)
+    removed = store.remove(wanted)
+    _report_warnings(store, err)
+    gone = set(removed)
+    unknown = [task_id for task_id in wanted if task_id not in gone]
+    for task_id in unknown:
+        err.write(f"siray-tui: not on the watchlist: {task_id!r}\n")
+    out.write(f"Removed {len(removed)} task{'s' if len(removed) != 1 else ''}.\n")
+    return EXIT_INVALID if unknown else EXIT_OK
+
+
+def clear_finished(settings: Settings, out: TextIO, err: TextIO) -> int:
+    """Remove every SUCCESS and FAILURE task."""
+    store = WatchlistStore(settings.data_dir)
+    removed = store.clear_finished()
+    _report_warnings(store, err)
+    out.write(f"Removed {len(removed)} finished task{'s' if len(removed) != 1 else ''}.\n")
+    return EXIT_OK
+
+
+def list_tasks(settings: Settings, json_output: bool, out: TextIO, err: TextIO) -> int:
+    """The watchlist as last seen, without touching the network."""
+    store = WatchlistStore(settings.data_dir)
+    tasks = store.load().tasks.values()
+    _report_warnings(store, err)
+    now = time.time()
+    if json_output:
+        print_json_lines(tasks, now, out)
+    else:
+        print_tasks(tasks, now, out)
+    return EXIT_OK
