@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Final, Self
@@ -28,6 +29,7 @@ from siray_tui.core.errors import (
     AuthError,
     ConfigError,
     HttpStatusError,
+    InvalidTaskIdError,
     NotFoundError,
     PayloadError,
     RateLimitedError,
@@ -73,8 +75,8 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        if when is None or when.tzinfo is None:
-            return None
+        if when.tzinfo is None:  # the asctime form carries no zone but is GMT by definition
+            when = when.replace(tzinfo=UTC)
         seconds = max(0.0, when.timestamp() - now)
     else:
         if not math.isfinite(seconds) or seconds < 0:
@@ -205,6 +207,22 @@ class SirayClient:
         response = await self._send("GET", self._query_path(task_id, kind))
         return TaskState.from_payload(self._decode(response), task_id=task_id)
 
+    async def find_task(self, task_id: str, kind: TaskKind) -> tuple[TaskKind, TaskState]:
+        """Like :meth:`get_task`, but an AUTO kind tries each endpoint in turn.
+
+        Returns the kind that answered and the state.
+
+        Raises:
+            NotFoundError: when every endpoint tried answered 404.
+        """
+        candidates = kind.endpoints_to_try(task_id)
+        for candidate in candidates[:-1]:
+            try:
+                return candidate, await self.get_task(task_id, candidate)
+            except NotFoundError:
+                continue
+        return candidates[-1], await self.get_task(task_id, candidates[-1])
+
     async def submit(self, kind: TaskKind, request: dict[str, Any]) -> str:
         """Submit a generation request; returns the new task's ID.
 
@@ -218,14 +236,17 @@ class SirayClient:
         if not isinstance(body, dict):
             raise PayloadError("submit answer is not a JSON object")
         code = body.get("code")
-        if code is not None and str(code).lower() != "success":
+        if code is not None and str(code).strip().lower() not in ("success", "0", "200"):
             raise PayloadError(f"submit answered code {clean_text(code)[:40]!r}")
         data = body.get("data")
         task_id = data.get("task_id") if isinstance(data, dict) else None
         task_id = task_id or body.get("task_id")
         if not isinstance(task_id, str):
             raise PayloadError("submit answer has no task_id")
-        return validate_task_id(task_id)
+        try:
+            return validate_task_id(task_id)
+        except InvalidTaskIdError as exc:
+            raise PayloadError(f"submit answered an unusable task_id: {exc.reason}") from None
 
     async def _send(
         self, method: str, path: str, *, json_body: dict[str, Any] | None = None

@@ -221,7 +221,10 @@ def parse_progress(value: object) -> int | None:
         return None
     number: float
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer too large for a float
+            return 100 if value > 0 else 0
     elif isinstance(value, str):
         text = value.strip().rstrip("%").strip()
         if not text:
@@ -246,7 +249,10 @@ def parse_timestamp(value: object) -> float | None:
         return None
     number: float
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer too large for a float: no usable time
+            return None
     elif isinstance(value, str):
         try:
             number = float(value.strip())

@@ -1,0 +1,500 @@
+"""The headless commands that talk to the API: ``status`` and ``wait``.
+
+Both drive the same :class:`~siray_tui.core.poller.Poller` the dashboard uses, so the
+command line gets the same rate cap, backoff, 429 handling, auto-kind fallback and
+coalesced watchlist writes, and a script that runs ``wait`` over a batch of 200 never
+polls harder than the dashboard would. ``status`` is one refresh round of the given IDs;
+``wait`` polls until each task is final (or not found, or the token is rejected).
+
+Exit statuses are DESIGN.md's. When several apply, the most actionable wins:
+``status``: error 2 > any FAILURE 1 > 0. ``wait``: error 2 (token rejected, not found) >
+timeout 3 > any FAILURE 1 > all SUCCESS 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final, TextIO
+
+from siray_tui.cli.output import print_json_lines, print_tasks
+from siray_tui.config import Settings
+from siray_tui.core.client import SirayClient
+from siray_tui.core.clock import Clock, SystemClock
+from siray_tui.core.errors import InvalidTaskIdError, SirayError
+from siray_tui.core.models import TaskStatus, WatchedTask, validate_task_id
+from siray_tui.core.poller import (
+    AuthFailed,
+    Poller,
+    PollerEvent,
+    PollFailed,
+    PollPolicy,
+    TaskNotFound,
+    TaskSource,
+    TaskUpdated,
+)
+from siray_tui.core.report import format_duration, status_text
+from siray_tui.core.secret import Secret
+from siray_tui.core.store import WatchlistStore
+from siray_tui.core.text import first_line
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+EXIT_ERROR: Final = 2
+EXIT_TIMEOUT: Final = 3
+
+PROGRESS_EVERY_TTY: Final = 1.0
+PROGRESS_EVERY_PLAIN: Final = 5.0
+DEMO_TOKEN: Final = "demo"  # noqa: S105 - the simulator on loopback accepts any non-empty token
+
+# The order a person reads a batch in: waiting, running, done, broken.
+_STATUS_ORDER: Final = (
+    "PENDING",
+    TaskStatus.NOT_START.value,
+    TaskStatus.SUBMITTED.value,
+    TaskStatus.QUEUED.value,
+    TaskStatus.IN_PROGRESS.value,
+    TaskStatus.SUCCESS.value,
+    TaskStatus.FAILURE.value,
+    "NOT_FOUND",
+)
+
+
+def _fail(err: TextIO, message: str) -> int:
+    err.write(f"siray-tui: error: {message}\n")
+    err.flush()
+    return EXIT_ERROR
+
+
+def _validate(task_ids: Sequence[str], err: TextIO) -> list[str] | None:
+    """The IDs in order without repeats, or None after reporting every invalid one."""
+    valid: list[str] = []
+    bad = False
+    for raw in task_ids:
+        try:
+            valid.append(validate_task_id(raw))
+        except InvalidTaskIdError as exc:
+            err.write(f"siray-tui: error: {exc}\n")
+            bad = True
+    return None if bad else list(dict.fromkeys(valid))
+
+
+def _build_client(settings: Settings, err: TextIO) -> SirayClient | None:
+    """A client for the configured API, or None after saying how to set the token.
+
+    On loopback the base URL is the simulator, which takes any token, so a dummy one
+    keeps ``--demo`` and local testing free of setup.
+    """
+    token = settings.token
+    if not token:
+        if not settings.allow_loopback_http:
+            _fail(
+                err,
+                "no API token: set SIRAY_API_TOKEN (export SIRAY_API_TOKEN=...), "
+                f'or put token = "..." in {settings.config_path}',
+            )
+            return None
+        token = Secret(DEMO_TOKEN)
+    try:
+        return SirayClient(settings.base_url, token, insecure=settings.insecure)
+    except SirayError as exc:
+        _fail(err, str(exc))
+        return None
+
+
+def _report_warnings(store: WatchlistStore, err: TextIO) -> None:
+    for warning in store.warnings:
+        err.write(f"siray-tui: warning: {warning}\n")
+    store.warnings.clear()
+
+
+def _load(store: WatchlistStore, ids: Sequence[str]) -> dict[str, WatchedTask]:
+    """The watchlist, with ``ids`` added first when missing (so their state is kept)."""
+    watchlist = store.load()
+    missing = [task_id for task_id in ids if task_id not in watchlist.tasks]
+    if missing:
+        store.add(missing)
+        watchlist = store.load()
+    return dict(watchlist.tasks)
+
+
+def _policy(settings: Settings) -> PollPolicy:
+    return PollPolicy(
+        interval=settings.interval, concurrency=settings.concurrency, rate=settings.rate
+    )
+
+
+@dataclass
+class _Outcome:
+    """What the poller reported to one command, filled in by its event callback."""
+
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    auth_error: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # task ID -> one-line error
+    answered: set[str] = field(default_factory=set)  # task IDs with an answer this time
+
+
+async def _run_until(poller: Poller, done: asyncio.Event, limit: float | None = None) -> bool:
+    """Run ``poller`` until ``done`` is set (True) or ``limit`` seconds pass (False).
+
+    The poller is stopped, and its last observations written, either way.
+    """
+    runner = asyncio.create_task(poller.run(), name="cli-poller")
+    try:
+        await asyncio.wait_for(done.wait(), limit)
+    except TimeoutError:
+        return False
+    finally:
+        poller.stop()
+        await runner
+    return True
+
+
+def _with_source(
+    settings: Settings,
+    source: TaskSource | None,
+    err: TextIO,
+) -> tuple[TaskSource | None, SirayClient | None]:
+    if source is not None:
+        return source, None
+    client = _build_client(settings, err)
+    return client, client
+
+
+async def run_status(
+    settings: Settings,
+    task_ids: Sequence[str],
+    *,
+    json_output: bool,
+    out: TextIO,
+    err: TextIO,
+    store: WatchlistStore | None = None,
+    source: TaskSource | None = None,
+) -> int:
+    """``siray-tui status ID... [--json]``: query each task now, store and print it.
+
+    Every given ID is polled once, final ones included (the user asked for now); IDs
+    not on the watchlist are added. With no IDs, every task on the watchlist is queried.
+
+    Args:
+        settings: resolved settings (base URL, token, data directory, limits).
+        task_ids: the IDs to query.
+        json_output: one JSON object per task on ``out`` instead of a table.
+        out: where results go.
+        err: where errors and warnings go, one line each.
+        store: the watchlist (default: the one in ``settings.data_dir``).
+        source: where states come from (default: a SirayClient for ``settings``).
+
+    Returns:
+        0 all queried; 1 any FAILURE; 2 any error (invalid ID, not found, token, network).
+    """
+    ids = _validate(task_ids, err)
+    if ids is None:
+        return EXIT_ERROR
+    api, client = _with_source(settings, source, err)
+    if api is None:
+        return EXIT_ERROR
+    try:
+        store = store if store is not None else WatchlistStore(settings.data_dir)
+        try:
+            tasks = _load(store, ids)
+        except SirayError as exc:
+            return _fail(err, str(exc))
+        finally:
+            _report_warnings(store, err)
+        wanted = ids or list(tasks)
+        if not wanted:
+            err.write("siray-tui: nothing to query: the watchlist is empty\n")
+            return EXIT_OK
+        clock = SystemClock()
+        queried = [tasks[i] for i in wanted]
+        poller, outcome = await _status_round(api, store, clock, settings, queried)
+        _report_warnings(store, err)
+    finally:
+        if client is not None:
+            await client.aclose()
+
+    now = clock.now()
+    shown = [_with_error(poller.tasks[i], outcome) for i in wanted]
+    if json_output:
+        print_json_lines(shown, now, out)
+    else:
+        print_tasks(shown, now, out)
+    out.flush()
+    if outcome.auth_error:
+        return _fail(err, _auth_hint(outcome.auth_error))
+    if outcome.errors:
+        for task_id, message in outcome.errors.items():
+            err.write(f"siray-tui: error: {task_id}: {message}\n")
+        err.flush()
+        return EXIT_ERROR
+    if any(task.status is TaskStatus.FAILURE for task in shown):
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+async def _status_round(
+    source: TaskSource,
+    store: WatchlistStore,
+    clock: Clock,
+    settings: Settings,
+    tasks: list[WatchedTask],
+) -> tuple[Poller, _Outcome]:
+    """Poll each task once (a 429 is waited out; an auto ID may take two requests).
+
+    A failed poll counts as the answer: ``status`` reports now rather than retrying.
+    """
+    outcome = _Outcome()
+    pending = {task.task_id for task in tasks}
+
+    def on_event(event: PollerEvent) -> None:
+        if isinstance(event, AuthFailed):
+            outcome.auth_error = event.message
+            pending.clear()
+        elif isinstance(event, TaskUpdated | PollFailed | TaskNotFound):
+            task_id = event.task.task_id
+            outcome.answered.add(task_id)
+            if isinstance(event, PollFailed):
+                outcome.errors[task_id] = event.error
+            elif isinstance(event, TaskNotFound):
+                outcome.errors[task_id] = "not found"
+            pending.discard(task_id)
+        if not pending:
+            outcome.done.set()
+
+    poller = Poller(source, policy=_policy(settings), store=store, clock=clock, on_event=on_event)
+    poller.add(tasks)
+    poller.refresh(pending)
+    await _run_until(poller, outcome.done)
+    return poller, outcome
+
+
+def _with_error(task: WatchedTask, outcome: _Outcome) -> WatchedTask:
+    """The task to print: a rejected token is shown on each task it left unanswered."""
+    if outcome.auth_error and task.task_id not in outcome.answered:
+        return dataclasses.replace(task, last_error=outcome.auth_error)
+    return task
+
+
+def _auth_hint(message: str) -> str:
+    return f"the API rejected the token ({message}): check SIRAY_API_TOKEN"
+
+
+async def run_wait(
+    settings: Settings,
+    task_ids: Sequence[str],
+    *,
+    timeout: float | None,  # noqa: ASYNC109 - the --timeout option, applied inside
+    json_output: bool,
+    out: TextIO,
+    err: TextIO,
+    store: WatchlistStore | None = None,
+    source: TaskSource | None = None,
+) -> int:
+    """``siray-tui wait [ID...] [--timeout S] [--json]``: poll until every task is final.
+
+    With IDs, those tasks (added to the watchlist when missing; one stored as not found
+    is tried once more); without, every unfinished task on the watchlist. Progress goes
+    to ``err``: one line rewritten in place on a terminal, a plain line every few seconds
+    otherwise. With ``json_output`` each task's JSON line is printed as it ends (tasks
+    already final at once), and any still unfinished at a timeout or a rejected token
+    at the end, so every task appears exactly once; otherwise a table at the end.
+
+    Returns:
+        0 all SUCCESS; 1 any FAILURE; 2 error (invalid ID, token, not found); 3 timeout.
+    """
+    ids = _validate(task_ids, err)
+    if ids is None:
+        return EXIT_ERROR
+    if timeout is not None and timeout < 0:
+        return _fail(err, f"--timeout must not be negative, got {timeout:g}")
+    api, client = _with_source(settings, source, err)
+    if api is None:
+        return EXIT_ERROR
+    try:
+        store = store if store is not None else WatchlistStore(settings.data_dir)
+        try:
+            tasks = _load(store, ids)
+        except SirayError as exc:
+            return _fail(err, str(exc))
+        finally:
+            _report_warnings(store, err)
+        if ids:
+            waited = [tasks[i] for i in ids]
+        else:
+            waited = [t for t in tasks.values() if not t.is_final and not t.not_found]
+            if not waited:
+                err.write("siray-tui: nothing to wait for: no unfinished task on the watchlist\n")
+                return EXIT_OK
+        waiter = _Waiter(api, store, settings, waited, json_output, out, err)
+        code = await waiter.wait(timeout)
+        _report_warnings(store, err)
+        return code
+    finally:
+        if client is not None:
+            await client.aclose()
+
+
+class _Waiter:
+    """The state of one ``wait``: which tasks ended, what to print, the progress line."""
+
+    def __init__(
+        self,
+        source: TaskSource,
+        store: WatchlistStore,
+        settings: Settings,
+        tasks: list[WatchedTask],
+        json_output: bool,
+        out: TextIO,
+        err: TextIO,
+    ) -> None:
+        self.clock = SystemClock()
+        self.order = [task.task_id for task in tasks]
+        self.json_output = json_output
+        self.out = out
+        self.err = err
+        self.tty = _is_tty(err)
+        self.printed: set[str] = set()
+        self.poller = Poller(
+            source, policy=_policy(settings), store=store, clock=self.clock, on_event=self._on
+        )
+        self.outcome = _Outcome()
+        self.pending = {t.task_id for t in tasks if not t.is_final}
+        self.outcome.answered = {t.task_id for t in tasks if t.is_final}
+        self.retry_not_found = [t.task_id for t in tasks if t.not_found]
+        self.started = self.clock.monotonic()
+        self.progress_width = 0
+        self.poller.add(tasks)
+
+    def _on(self, event: PollerEvent) -> None:
+        if isinstance(event, AuthFailed):
+            self.outcome.auth_error = event.message
+            self.outcome.done.set()
+            return
+        if isinstance(event, TaskNotFound):
+            self.outcome.errors[event.task.task_id] = "not found"
+            self._ended(event.task)
+        elif isinstance(event, TaskUpdated) and event.task.is_final:
+            self._ended(event.task)
+
+    def _ended(self, task: WatchedTask) -> None:
+        if task.task_id not in self.pending:
+            return
+        self.pending.discard(task.task_id)
+        self.outcome.answered.add(task.task_id)
+        self._print_json([task])
+        if not self.pending:
+            self.outcome.done.set()
+
+    def _print_json(self, tasks: Iterable[WatchedTask]) -> None:
+        if not self.json_output:
+            return
+        fresh = [task for task in tasks if task.task_id not in self.printed]
+        self.printed.update(task.task_id for task in fresh)
+        if fresh:
+            print_json_lines(fresh, self.clock.now(), self.out)
+
+    async def wait(self, limit: float | None) -> int:
+        self._print_json(t for t in self.poller.tasks.values() if t.is_final)
+        self.pending.update(self.retry_not_found)
+        self.poller.refresh(self.retry_not_found)
+        if not self.pending:
+            self.outcome.done.set()
+        ticker = asyncio.create_task(self._tick(), name="cli-progress")
+        try:
+            finished = await _run_until(self.poller, self.outcome.done, limit)
+        finally:
+            ticker.cancel()
+        return self._conclude(timed_out=not finished)
+
+    async def _tick(self) -> None:
+        step = PROGRESS_EVERY_TTY if self.tty else PROGRESS_EVERY_PLAIN
+        while True:
+            await asyncio.sleep(step)
+            self._progress()
+
+    def _conclude(self, timed_out: bool) -> int:
+        self._progress(final=True)
+        now = self.clock.now()
+        tasks = [_with_error(self.poller.tasks[i], self.outcome) for i in self.order]
+        if self.json_output:
+            self._print_json(tasks)
+        else:
+            print_tasks(tasks, now, self.out)
+        self.out.flush()
+        if self.outcome.auth_error:
+            return _fail(self.err, _auth_hint(self.outcome.auth_error))
+        if self.outcome.errors:
+            for task_id, message in self.outcome.errors.items():
+                self.err.write(f"siray-tui: error: {task_id}: {message}\n")
+            self.err.flush()
+            return EXIT_ERROR
+        if timed_out and self.pending:
+            elapsed = format_duration(self.clock.monotonic() - self.started)
+            count = len(self.pending)
+            self.err.write(
+                f"siray-tui: timed out after {elapsed}: {count} of {len(self.order)} "
+                f"task{'s' if len(self.order) != 1 else ''} unfinished\n"
+            )
+            self.err.flush()
+            return EXIT_TIMEOUT
+        if any(task.status is TaskStatus.FAILURE for task in tasks):
+            return EXIT_FAILURE
+        return EXIT_OK
+
+    def progress_line(self) -> str:
+        """``waited 1m 05s: 3 of 10 done (SUCCESS 2, ...); slowest image_x 2m 10s``."""
+        now = self.clock.now()
+        tasks = [self.poller.tasks[i] for i in self.order if i in self.poller.tasks]
+        counts: dict[str, int] = {}
+        for task in tasks:
+            key = status_text(task)
+            counts[key] = counts.get(key, 0) + 1
+        known = [s for s in _STATUS_ORDER if s in counts]
+        ordered = known + sorted(set(counts) - set(known))
+        done = len(self.order) - len(self.pending)
+        elapsed = format_duration(self.clock.monotonic() - self.started)
+        parts = ", ".join(f"{status} {counts[status]}" for status in ordered)
+        line = f"waited {elapsed}: {done} of {len(self.order)} done ({parts})"
+        slowest: tuple[float, str] | None = None
+        for task in tasks:
+            if task.task_id not in self.pending or task.state is None:
+                continue
+            total = task.state.timings(now).total
+            if total is not None and (slowest is None or total > slowest[0]):
+                slowest = (total, task.task_id)
+        if slowest is not None:
+            line += f"; slowest {slowest[1]} {format_duration(slowest[0])}"
+        retrying = sum(1 for t in tasks if t.task_id in self.pending and t.last_error)
+        if retrying:
+            line += f"; {retrying} retrying"
+        stats = self.poller.stats
+        if stats.rate_limited_until is not None:
+            line += f"; rate limited for {format_duration(stats.rate_limited_until - now)}"
+        return line
+
+    def _progress(self, *, final: bool = False) -> None:
+        line = self.progress_line()
+        if self.tty:
+            width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
+            line = first_line(line, width)
+            # Pad over the previous, longer line; a wrapped line could not be rewritten.
+            padded = line.ljust(self.progress_width)
+            self.progress_width = len(line)
+            self.err.write("\r" + padded + ("\n" if final else ""))
+        else:
+            self.err.write(line + "\n")
+        self.err.flush()
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream
+        return False
+
+
+__all__ = ["EXIT_ERROR", "EXIT_FAILURE", "EXIT_OK", "EXIT_TIMEOUT", "run_status", "run_wait"]

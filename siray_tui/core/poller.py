@@ -1,0 +1,894 @@
+"""The poll scheduler: which task to query when, and what its answer (or failure) means.
+
+One :class:`Poller` watches many tasks with a single asyncio loop (:meth:`Poller.run`). It
+keeps a heap of due times on the monotonic clock rather than a sleeping coroutine per
+task, so a watchlist of thousands costs one timer, and an idle poller (every task final,
+or polling paused) sleeps until something wakes it: its CPU use is nil.
+
+The policy is DESIGN.md's "Polling policy":
+
+* a new task is polled at once, then every ``interval`` seconds with +/- ``jitter``
+  (a batch added together spreads out); SUCCESS and FAILURE are never polled again
+  unless :meth:`Poller.refresh` asks; an UNKNOWN status keeps being polled;
+* at most ``concurrency`` requests in flight, at most ``rate`` started in any one-second
+  window, and never two polls of one task at once;
+* 429 pauses every task for ``Retry-After`` (or a doubling backoff when the server gave
+  none); 5xx, timeouts, dropped connections and unusable bodies back off that task only,
+  keeping its last good state; 401/403 stops all polling until :meth:`Poller.resume`;
+  404 marks the task not found, after trying the other endpoint for an ``auto`` ID.
+
+The poller turns errors into task state and events; it never raises them. Consumers get
+events through a callback (``on_event``) or :meth:`Poller.events`; every task in an
+event is a copy, so a consumer on another thread never sees it change. Observations are
+written to an optional store at most once per ``persist_every`` seconds, in a worker
+thread, so the event loop never waits on ``fsync``.
+
+All methods except :meth:`Poller.run`, :meth:`Poller.flush` and :meth:`Poller.events`
+are plain functions meant to be called on the event loop's thread (from a Textual async
+worker, a CLI coroutine, or an event callback); they never block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import math
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, Protocol
+
+from siray_tui.core.clock import Clock, SystemClock
+from siray_tui.core.errors import ApiError, AuthError, NotFoundError, RateLimitedError
+from siray_tui.core.models import TaskKind, TaskState, TaskStatus, WatchedTask
+from siray_tui.core.text import first_line
+
+logger = logging.getLogger(__name__)
+
+RATE_LIMIT_BACKOFF_BASE: Final = 2.0
+RATE_LIMIT_BACKOFF_CAP: Final = 120.0
+REQUEST_RATE_WINDOW: Final = 10  # seconds over which PollerStats.request_rate is measured
+NOT_FOUND_MESSAGE: Final = "not found"
+_ERROR_LIMIT: Final = 200
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How often and how hard to poll.
+
+    Attributes:
+        interval: seconds between two polls of one unfinished task.
+        concurrency: requests in flight at most.
+        rate: requests started per second at most, across all tasks.
+        jitter: the interval varies by this fraction either way (0.1 is +/-10%).
+        backoff_base: first delay after a task's poll fails; it doubles per failure.
+        backoff_cap: the longest a failing task waits between tries.
+        persist_every: the most often observations are written to the store.
+    """
+
+    interval: float = 4.0
+    concurrency: int = 8
+    rate: float = 10.0
+    jitter: float = 0.1
+    backoff_base: float = 2.0
+    backoff_cap: float = 60.0
+    persist_every: float = 1.0
+
+    def __post_init__(self) -> None:
+        # A zero interval or rate would make the scheduler spin; refuse it at the source.
+        if not (math.isfinite(self.interval) and self.interval > 0):
+            raise ValueError(f"interval must be a positive number, got {self.interval!r}")
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {self.concurrency!r}")
+        if not (math.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"rate must be a positive number, got {self.rate!r}")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"jitter must be within [0, 1), got {self.jitter!r}")
+        if not (self.backoff_base > 0 and self.backoff_cap >= self.backoff_base):
+            raise ValueError("backoff_base must be positive and backoff_cap at least as large")
+        if not (math.isfinite(self.persist_every) and self.persist_every >= 0):
+            raise ValueError(f"persist_every must be >= 0, got {self.persist_every!r}")
+
+
+class TaskSource(Protocol):
+    """Where task states come from; :class:`~siray_tui.core.client.SirayClient` is one."""
+
+    async def get_task(self, task_id: str, kind: TaskKind) -> TaskState: ...
+
+
+class ObservationSink(Protocol):
+    """Where observations are persisted; ``WatchlistStore`` is one.
+
+    ``update`` merges the given tasks' observed state into the stored watchlist (never
+    adding back a task that was removed there) and may block on file I/O: the poller
+    calls it in a worker thread.
+    """
+
+    def update(self, tasks: Iterable[WatchedTask]) -> None: ...
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskUpdated:
+    """A poll answered; sent for every good answer, since progress moves within a status.
+
+    Attributes:
+        task: a copy of the task after the answer was recorded.
+        previous_status: the status before this answer, None for the first answer.
+        status_changed: whether the status differs from the one before.
+    """
+
+    task: WatchedTask
+    previous_status: TaskStatus | None
+    status_changed: bool
+
+
+@dataclass(frozen=True)
+class PollFailed:
+    """A poll of one task failed in a way that may pass; the task backs off.
+
+    Attributes:
+        task: a copy of the task, its ``last_error`` set and its last good state kept.
+        error: the one-line reason.
+        retry_at: wall-clock time (Unix seconds) of the next try.
+        attempt: how many polls in a row have failed.
+    """
+
+    task: WatchedTask
+    error: str
+    retry_at: float
+    attempt: int
+
+
+@dataclass(frozen=True)
+class TaskNotFound:
+    """Every endpoint to try answered 404; the task is no longer polled (until refreshed).
+
+    Attributes:
+        task: a copy of the task, ``not_found`` set.
+    """
+
+    task: WatchedTask
+
+
+@dataclass(frozen=True)
+class AuthFailed:
+    """The API rejected the token; all polling stopped. Sent once, not once per task.
+
+    Attributes:
+        message: the one-line reason from the API.
+    """
+
+    message: str
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    """The API answered 429; every task waits. Sent once per episode.
+
+    Attributes:
+        until: wall-clock time (Unix seconds) polling resumes.
+        retry_after: what the server asked for, or None when we chose a backoff.
+    """
+
+    until: float
+    retry_after: float | None
+
+
+@dataclass(frozen=True)
+class PollingStateChanged:
+    """Polling stopped or started again as a whole.
+
+    Attributes:
+        paused: True when no new polls start (paused by the user, or the token was
+            rejected); False when polling resumed.
+        reason: why, for the status bar.
+    """
+
+    paused: bool
+    reason: str
+
+
+PollerEvent = (
+    TaskUpdated | PollFailed | TaskNotFound | AuthFailed | RateLimited | PollingStateChanged
+)
+
+
+@dataclass(frozen=True)
+class PollerStats:
+    """A snapshot of what the poller is doing, for the summary bar.
+
+    Attributes:
+        in_flight: requests sent and not yet answered.
+        polling: tasks still being polled (neither final nor not found).
+        requests_total: requests started since the poller was made.
+        request_rate: requests per second over the last 10 seconds.
+        last_error: the most recent error of any kind, one line.
+        paused: no new polls start (user pause or rejected token).
+        auth_failed: the token was rejected and polling stopped.
+        rate_limited_until: wall-clock end of a 429 pause under way, else None.
+    """
+
+    in_flight: int
+    polling: int
+    requests_total: int
+    request_rate: float
+    last_error: str | None
+    paused: bool
+    auth_failed: bool
+    rate_limited_until: float | None
+
+
+# -- internals ---------------------------------------------------------------------------
+
+
+class _RateWindow:
+    """At most ``limit`` request starts within any sliding ``window`` seconds.
+
+    Stricter than a token bucket: a full bucket plus its refill would let nearly twice
+    ``rate`` through in the first second, and a server counting per second would see
+    that. For a rate below 1/s the window widens so the limit stays a whole request.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.window = max(1.0, 1.0 / rate)
+        self.limit = max(1, math.floor(rate * self.window + 1e-9))
+        self._starts: deque[float] = deque(maxlen=self.limit)
+
+    def wait(self, now: float) -> float:
+        """Seconds until another request may start (0 when it may start now)."""
+        if len(self._starts) < self.limit:
+            return 0.0
+        return max(0.0, self._starts[0] + self.window - now)
+
+    def record(self, now: float) -> None:
+        self._starts.append(now)
+
+
+_Claim = tuple[WatchedTask, TaskKind, bool]  # a task to poll, its endpoint, forced or not
+
+
+def _copy(task: WatchedTask) -> WatchedTask:
+    """A copy safe to hand to another thread: TaskState and StatusChange are frozen,
+    so only the history list needs its own copy.
+
+    Built field by field: six times faster than ``dataclasses.replace``, which matters at
+    one copy per answer. A unit test fails if WatchedTask gains a field this misses.
+    """
+    return WatchedTask(
+        task_id=task.task_id,
+        kind=task.kind,
+        label=task.label,
+        added_at=task.added_at,
+        state=task.state,
+        last_polled_at=task.last_polled_at,
+        last_error=task.last_error,
+        not_found=task.not_found,
+        history=list(task.history),
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    text = first_line(str(error), _ERROR_LIMIT)
+    return text or type(error).__name__
+
+
+class Poller:
+    """Polls watched tasks on a schedule and reports what it sees.
+
+    Args:
+        source: answers ``get_task`` (a SirayClient, or a fake in tests).
+        policy: intervals, limits and backoff.
+        store: where observations are persisted (coalesced, in a thread); None for none.
+        clock: wall and monotonic time and sleeping; injectable so tests need no waiting.
+        rng: the source of jitter; seed it for reproducible schedules.
+        on_event: called on the loop's thread with every event; exceptions it raises are
+            logged and ignored, so a UI bug cannot stop polling.
+    """
+
+    def __init__(
+        self,
+        source: TaskSource,
+        *,
+        policy: PollPolicy | None = None,
+        store: ObservationSink | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        on_event: Callable[[PollerEvent], None] | None = None,
+    ) -> None:
+        self._source = source
+        self.policy = policy if policy is not None else PollPolicy()
+        self._store = store
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._rng = rng if rng is not None else random.Random()
+        self._on_event = on_event
+        self._queue: asyncio.Queue[PollerEvent | None] | None = None
+
+        self._tasks: dict[str, WatchedTask] = {}
+        self._view: Mapping[str, WatchedTask] = MappingProxyType(self._tasks)
+        # Schedule: heap of (due, sequence, task_id); an entry is live only while
+        # _scheduled[task_id] holds its sequence, so rescheduling never searches the heap.
+        self._heap: list[tuple[float, int, str]] = []
+        self._scheduled: dict[str, int] = {}
+        self._sequence = itertools.count()
+        self._forced: set[str] = set()  # refreshed by the user: polled even while paused
+        self._in_flight: set[str] = set()  # tasks with a request under way
+        self._workers: set[asyncio.Task[None]] = set()
+        self._refresh_after: set[str] = set()  # refreshed while in flight: poll again after
+        self._attempts: dict[str, int] = {}  # consecutive transient failures per task
+        self._endpoint: dict[str, int] = {}  # index into endpoints_to_try for auto tasks
+        self._window = _RateWindow(self.policy.rate)
+
+        self._paused = False
+        self._auth_failed = False
+        self._rate_limited_until: float | None = None  # monotonic
+        self._rate_limited_wall: float | None = None
+        self._rate_limit_attempt = 0
+        self._last_error: str | None = None
+
+        self._requests_total = 0
+        self._recent: deque[list[int]] = deque()  # [whole second, requests started in it]
+        self._started_at = self._clock.monotonic()
+
+        self._dirty: dict[str, None] = {}  # insertion-ordered set of tasks to persist
+        self._persist_due = 0.0
+        self._persist_task: asyncio.Task[None] | None = None
+
+        self._wake = asyncio.Event()
+        self._wake_at = -math.inf  # when the sleeping scheduler next looks (see _need)
+        self._running = False
+        self._stopping = False
+
+    # -- what the UI reads ---------------------------------------------------------------
+
+    @property
+    def tasks(self) -> Mapping[str, WatchedTask]:
+        """A read-only view of the watched tasks, live (not a copy): read, never mutate."""
+        return self._view
+
+    @property
+    def paused(self) -> bool:
+        """True while no new polls start: paused by the user, or the token was rejected.
+
+        :meth:`resume` undoes both, so a pause key can simply toggle on this.
+        """
+        return self._paused or self._auth_failed
+
+    @property
+    def stats(self) -> PollerStats:
+        """What the poller is doing now (computed on each call, O(number of tasks))."""
+        now = self._clock.monotonic()
+        polling = sum(
+            1 for task in self._tasks.values() if not task.is_final and not task.not_found
+        )
+        limited = self._rate_limited_until is not None and now < self._rate_limited_until
+        return PollerStats(
+            in_flight=len(self._in_flight),
+            polling=polling,
+            requests_total=self._requests_total,
+            request_rate=self._request_rate(now),
+            last_error=self._last_error,
+            paused=self.paused,
+            auth_failed=self._auth_failed,
+            rate_limited_until=self._rate_limited_wall if limited else None,
+        )
+
+    # -- what the UI asks ----------------------------------------------------------------
+
+    def add(self, tasks: Iterable[WatchedTask]) -> None:
+        """Watch these tasks; the poller takes them over and updates them in place.
+
+        New unfinished tasks are due at once (the rate cap spreads a large batch); final
+        and not-found ones are kept for display but not polled. An ID already watched
+        is left as it is, since the poller's copy is the freshest.
+        """
+        now = self._clock.monotonic()
+        for task in tasks:
+            if task.task_id in self._tasks:
+                continue
+            self._tasks[task.task_id] = task
+            if task.is_final or task.not_found:
+                continue
+            if task.task_id in self._in_flight:
+                # Removed and added back while an answer for the old entry is on its way:
+                # that answer is dropped, and this one is polled as soon as it lands.
+                self._refresh_after.add(task.task_id)
+            else:
+                self._schedule(task.task_id, now)
+        self._wake.set()
+
+    def remove(self, task_ids: Iterable[str]) -> None:
+        """Stop watching these tasks; an answer still in flight for one is dropped."""
+        for task_id in task_ids:
+            if self._tasks.pop(task_id, None) is None:
+                continue
+            self._scheduled.pop(task_id, None)
+            self._forced.discard(task_id)
+            self._refresh_after.discard(task_id)
+            self._attempts.pop(task_id, None)
+            self._endpoint.pop(task_id, None)
+            self._dirty.pop(task_id, None)
+
+    def pause(self) -> None:
+        """Start no new polls (answers in flight are still recorded) until :meth:`resume`."""
+        if self._paused:
+            return
+        self._paused = True
+        self._emit(PollingStateChanged(paused=True, reason="paused"))
+
+    def resume(self) -> None:
+        """Poll again; after a rejected token this retries, as the user may have fixed it."""
+        if not self._paused and not self._auth_failed:
+            return
+        self._paused = False
+        self._auth_failed = False
+        self._emit(PollingStateChanged(paused=False, reason="resumed"))
+        self._wake.set()
+
+    def refresh(self, task_ids: Iterable[str] | None = None) -> None:
+        """Poll now, final and not-found tasks included; None means every task.
+
+        A task being polled right now is polled again once that answer is in, rather
+        than twice at once. A refresh goes out even while paused (the user asked for it
+        explicitly), but not while the token is rejected or a 429 pause runs.
+        """
+        now = self._clock.monotonic()
+        ids = list(self._tasks) if task_ids is None else list(task_ids)
+        for task_id in ids:
+            if task_id not in self._tasks:
+                continue
+            if task_id in self._in_flight:
+                self._refresh_after.add(task_id)
+                continue
+            self._endpoint.pop(task_id, None)  # an auto ID tries every endpoint again
+            self._schedule(task_id, now, forced=True)
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return; polls in flight are cancelled and pending
+        observations written first."""
+        self._stopping = True
+        self._wake.set()
+
+    def events(self) -> AsyncIterator[PollerEvent]:
+        """Every event from now on, as an async iterator that ends when :meth:`run` does.
+
+        The queue behind it is unbounded and exists only once this was called, so a
+        poller whose events nobody reads this way does not accumulate them.
+        """
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        return self._iterate(self._queue)
+
+    @staticmethod
+    async def _iterate(queue: asyncio.Queue[PollerEvent | None]) -> AsyncIterator[PollerEvent]:
+        while True:
+            event = await queue.get()
+            if event is None:
+                return
+            yield event
+
+    # -- the loop ------------------------------------------------------------------------
+    #
+    # Two kinds of coroutine share the work. The scheduler (run) sleeps until the earliest
+    # thing it knows of (a due task, the end of a rate-limit window or 429 pause, the next
+    # write to the store) and starts a worker for each task it may poll. A worker polls
+    # its task, records the answer, then takes the next task that is due and allowed
+    # right now, if any, and exits when there is none. A busy poller so goes from one
+    # request to the next without waking the scheduler or creating a task per request,
+    # and an idle one has no worker and a scheduler waiting on nothing but an Event.
+
+    async def run(self) -> None:
+        """Poll until :meth:`stop`; then cancel what is in flight and persist.
+
+        Nothing but CancelledError escapes: a bug in one step is logged and the loop
+        carries on a second later instead of spinning.
+
+        Raises:
+            RuntimeError: when the poller is already running.
+        """
+        if self._running:
+            raise RuntimeError("Poller.run() is already running")
+        self._running = True
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                self._wake_at = -math.inf  # stepping: no need to be woken for anything
+                try:
+                    delay = self._step()
+                except Exception:
+                    logger.exception("poller step failed; retrying in a second")
+                    delay = 1.0
+                if self._stopping:
+                    break
+                await self._wait(delay)
+        finally:
+            await self._shutdown()
+
+    async def flush(self) -> None:
+        """Write every pending observation now (waits for a write already under way)."""
+        if self._store is None:
+            return
+        if self._persist_task is not None:
+            await asyncio.wait({self._persist_task})
+        if self._dirty:
+            task = self._start_persist()
+            await asyncio.wait({task})
+
+    async def _shutdown(self) -> None:
+        workers = list(self._workers)
+        for worker in workers:
+            worker.cancel()
+        if workers:
+            await asyncio.gather(*workers, return_exceptions=True)
+        self._workers.clear()
+        self._in_flight.clear()
+        try:
+            await self.flush()
+        except Exception:  # flush logs store errors itself; this is a last guard
+            logger.exception("final write of the watchlist failed")
+        finally:
+            self._running = False
+            self._stopping = False  # a stopped poller may be run again
+            if self._queue is not None:
+                self._queue.put_nowait(None)
+
+    async def _wait(self, delay: float | None) -> None:
+        """Sleep ``delay`` seconds on the injected clock, or until woken; None = until woken.
+
+        The timed sleep runs as a task that sets the wake-up Event, so there is one thing
+        to await and nothing to race.
+        """
+        if self._wake.is_set():
+            return
+        if delay is None:
+            self._wake_at = math.inf
+            await self._wake.wait()
+            return
+        self._wake_at = self._clock.monotonic() + delay
+        alarm = asyncio.create_task(self._alarm(delay), name="poller:alarm")
+        try:
+            await self._wake.wait()
+        finally:
+            alarm.cancel()
+
+    async def _alarm(self, delay: float) -> None:
+        await self._clock.sleep(delay)
+        self._wake.set()
+
+    def _need(self, at: float) -> None:
+        """Something must happen at monotonic ``at``: wake the scheduler if it sleeps longer."""
+        if at < self._wake_at:
+            self._wake.set()
+
+    def _step(self) -> float | None:
+        """Start whatever is due and allowed; return seconds until the next thing to do."""
+        now = self._clock.monotonic()
+        delays: list[float] = []
+
+        if self._store is not None and self._dirty and self._persist_task is None:
+            if now >= self._persist_due:
+                self._start_persist()
+            else:
+                delays.append(self._persist_due - now)
+
+        concurrency = self.policy.concurrency
+        while len(self._workers) < concurrency:
+            claim, delay = self._claim_due(now)
+            if claim is None:
+                if delay is not None:
+                    delays.append(delay)
+                break
+            worker = asyncio.create_task(self._work(*claim), name=f"poll:{claim[0].task_id}")
+            self._workers.add(worker)
+        return min(delays, default=None)
+
+    def _claim_due(self, now: float) -> tuple[_Claim | None, float | None]:
+        """Claim the next task to poll if one is due and every limit allows it now.
+
+        Returns:
+            ``(task, kind, forced)`` and None, or None and the seconds until one may be
+            due (None when nothing will be without a wake-up).
+        """
+        if self._auth_failed or self._stopping:
+            return None, None
+        if self._rate_limited_until is not None:
+            if now < self._rate_limited_until:
+                return None, self._rate_limited_until - now
+            self._rate_limited_until = None
+            self._rate_limited_wall = None
+        task_id, due = self._next_due()
+        if task_id is None:
+            return None, None
+        if due > now:
+            return None, due - now
+        wait = self._window.wait(now)
+        if wait > 0:
+            return None, wait
+        self._scheduled.pop(task_id, None)  # its heap entry is now stale
+        forced = task_id in self._forced
+        self._forced.discard(task_id)
+        task = self._tasks[task_id]
+        endpoints = task.kind.endpoints_to_try(task_id)
+        kind = endpoints[min(self._endpoint.get(task_id, 0), len(endpoints) - 1)]
+        self._window.record(now)
+        self._count_request(now)
+        self._in_flight.add(task_id)
+        return (task, kind, forced), None
+
+    def _next_due(self) -> tuple[str | None, float]:
+        """The task to poll next and when it is due, skipping stale heap entries."""
+        if self._paused:
+            # Only explicit refreshes go out while paused; their due time is "now".
+            for task_id in self._forced:
+                if task_id in self._scheduled and task_id not in self._in_flight:
+                    return task_id, -math.inf
+            return None, math.inf
+        heap = self._heap
+        while heap:
+            due, sequence, task_id = heap[0]
+            if self._scheduled.get(task_id) == sequence:
+                if task_id not in self._in_flight:
+                    return task_id, due
+                # Never two polls of one task: fold this into a poll after the answer.
+                self._scheduled.pop(task_id)
+                self._refresh_after.add(task_id)
+            heapq.heappop(heap)
+        return None, math.inf
+
+    def _schedule(self, task_id: str, due: float, *, forced: bool = False) -> None:
+        if task_id not in self._tasks:  # e.g. removed by an event callback just now
+            return
+        sequence = next(self._sequence)
+        self._scheduled[task_id] = sequence
+        heapq.heappush(self._heap, (due, sequence, task_id))
+        if forced:
+            self._forced.add(task_id)
+        self._need(due)
+
+    async def _work(self, task: WatchedTask, kind: TaskKind, forced: bool) -> None:
+        """Poll ``task``, then whatever else is due now, until nothing is."""
+        try:
+            while True:
+                await self._poll(task, kind, forced)
+                claim, _ = self._claim_due(self._clock.monotonic())
+                if claim is None:
+                    return
+                task, kind, forced = claim
+        finally:
+            current = asyncio.current_task()
+            if current is not None:
+                self._workers.discard(current)
+            self._wake.set()  # a slot is free, and a limit may need the scheduler's timer
+
+    async def _poll(self, task: WatchedTask, kind: TaskKind, forced: bool) -> None:
+        task_id = task.task_id
+        outcome: TaskState | BaseException
+        try:
+            outcome = await self._source.get_task(task_id, kind)
+        except asyncio.CancelledError:
+            self._in_flight.discard(task_id)
+            raise
+        except ApiError as exc:
+            outcome = exc
+        except Exception as exc:
+            logger.exception("unexpected error polling %s", task_id)
+            outcome = exc
+        self._in_flight.discard(task_id)
+        try:
+            current = self._tasks.get(task_id)
+            if current is task:
+                self._record(task, kind, outcome, forced)
+            elif current is not None and task_id in self._refresh_after:
+                # Removed and added back while this answer was on its way: drop it and
+                # poll the new entry instead.
+                self._refresh_after.discard(task_id)
+                self._schedule(task_id, self._clock.monotonic())
+        except Exception:
+            logger.exception("recording the poll of %s failed", task_id)
+            if self._tasks.get(task_id) is task:
+                self._schedule(task_id, self._clock.monotonic() + self.policy.interval)
+
+    # -- turning answers into state --------------------------------------------------------
+
+    def _record(
+        self, task: WatchedTask, kind: TaskKind, outcome: TaskState | BaseException, forced: bool
+    ) -> None:
+        task_id = task.task_id
+        again = task_id in self._refresh_after
+        self._refresh_after.discard(task_id)
+        now = self._clock.monotonic()
+
+        if isinstance(outcome, TaskState):
+            self._on_answer(task, kind, outcome, now)
+        elif isinstance(outcome, RateLimitedError):
+            self._on_rate_limited(outcome, now)
+            self._schedule(task_id, self._rate_limited_until or now, forced=forced)
+        elif isinstance(outcome, AuthError):
+            self._on_auth_failed(outcome)
+            self._schedule(task_id, now, forced=forced)
+        elif isinstance(outcome, NotFoundError):
+            self._on_not_found(task, now, forced)
+        else:
+            self._on_failure(task, outcome, now)
+
+        if again and task_id not in self._in_flight:
+            self._endpoint.pop(task_id, None)
+            self._schedule(task_id, now, forced=True)
+
+    def _on_answer(self, task: WatchedTask, kind: TaskKind, state: TaskState, now: float) -> None:
+        previous = task.status
+        if task.kind is TaskKind.AUTO:
+            task.kind = kind  # remember which endpoint answers, so the store keeps it
+        changed = task.observe(state, at=self._clock.now())
+        self._attempts.pop(task.task_id, None)
+        self._endpoint.pop(task.task_id, None)
+        self._rate_limit_attempt = 0
+        self._mark_dirty(task.task_id, now)
+        if not state.status.is_final:
+            jitter = self.policy.jitter
+            gap = self.policy.interval * self._rng.uniform(1 - jitter, 1 + jitter)
+            self._schedule(task.task_id, now + gap)
+        if self._wants_events:
+            self._emit(TaskUpdated(_copy(task), previous, changed))
+
+    def _on_rate_limited(self, error: RateLimitedError, now: float) -> None:
+        if self._rate_limited_until is not None and now < self._rate_limited_until:
+            # Another answer of the same episode (sent before the pause began): extend
+            # the pause if the server asks for longer, but neither announce it again
+            # nor double the backoff.
+            if error.retry_after is not None:
+                self._extend_rate_limit(now + error.retry_after)
+            return
+        if error.retry_after is not None:
+            delay = error.retry_after
+        else:
+            self._rate_limit_attempt += 1
+            delay = min(
+                RATE_LIMIT_BACKOFF_CAP,
+                RATE_LIMIT_BACKOFF_BASE * 2 ** (self._rate_limit_attempt - 1),
+            )
+        self._rate_limited_until = now + delay
+        self._rate_limited_wall = self._clock.now() + delay
+        self._last_error = _one_line(error)
+        self._emit(RateLimited(until=self._rate_limited_wall, retry_after=error.retry_after))
+
+    def _extend_rate_limit(self, until: float) -> None:
+        assert self._rate_limited_until is not None and self._rate_limited_wall is not None
+        extra = until - self._rate_limited_until
+        if extra > 0:
+            self._rate_limited_until = until
+            self._rate_limited_wall += extra
+
+    def _on_auth_failed(self, error: AuthError) -> None:
+        message = _one_line(error)
+        self._last_error = message
+        if self._auth_failed:
+            return  # one announcement, however many polls were in flight
+        self._auth_failed = True
+        self._emit(AuthFailed(message))
+        self._emit(PollingStateChanged(paused=True, reason=f"token rejected: {message}"))
+
+    def _on_not_found(self, task: WatchedTask, now: float, forced: bool) -> None:
+        task_id = task.task_id
+        self._attempts.pop(task_id, None)
+        endpoints = task.kind.endpoints_to_try(task_id)
+        following = self._endpoint.get(task_id, 0) + 1
+        if following < len(endpoints):
+            self._endpoint[task_id] = following  # an auto ID: ask the other endpoint once
+            self._schedule(task_id, now, forced=forced)
+            return
+        self._endpoint.pop(task_id, None)
+        task.not_found = True
+        task.last_error = NOT_FOUND_MESSAGE
+        task.last_polled_at = self._clock.now()
+        self._last_error = f"{task_id}: {NOT_FOUND_MESSAGE}"
+        self._mark_dirty(task_id, now)
+        if self._wants_events:
+            self._emit(TaskNotFound(_copy(task)))
+
+    def _on_failure(self, task: WatchedTask, error: BaseException, now: float) -> None:
+        task_id = task.task_id
+        attempt = self._attempts.get(task_id, 0) + 1
+        self._attempts[task_id] = attempt
+        policy = self.policy
+        delay = min(policy.backoff_cap, policy.backoff_base * 2 ** min(attempt - 1, 60))
+        delay = min(policy.backoff_cap, delay * self._rng.uniform(0.8, 1.2))
+        if isinstance(error, ApiError):
+            message = _one_line(error)
+        else:
+            message = f"internal error: {type(error).__name__}: {_one_line(error)}"
+        task.last_error = message
+        self._last_error = f"{task_id}: {message}"
+        self._mark_dirty(task_id, now)
+        self._schedule(task_id, now + delay)
+        if self._wants_events:
+            retry_at = self._clock.now() + delay
+            self._emit(PollFailed(_copy(task), message, retry_at, attempt))
+
+    # -- events, counters, persistence -----------------------------------------------------
+
+    @property
+    def _wants_events(self) -> bool:
+        return self._on_event is not None or self._queue is not None
+
+    def _emit(self, event: PollerEvent) -> None:
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:
+                logger.exception("on_event callback failed for %s", type(event).__name__)
+        if self._queue is not None:
+            self._queue.put_nowait(event)
+
+    def _count_request(self, now: float) -> None:
+        self._requests_total += 1
+        second = int(now)
+        if self._recent and self._recent[-1][0] == second:
+            self._recent[-1][1] += 1
+        else:
+            self._recent.append([second, 1])
+            while self._recent and self._recent[0][0] <= second - REQUEST_RATE_WINDOW:
+                self._recent.popleft()
+
+    def _request_rate(self, now: float) -> float:
+        horizon = int(now) - REQUEST_RATE_WINDOW
+        count = sum(n for second, n in self._recent if second > horizon)
+        span = min(float(REQUEST_RATE_WINDOW), max(1.0, now - self._started_at))
+        return count / span
+
+    def _mark_dirty(self, task_id: str, now: float) -> None:
+        if self._store is None:
+            return
+        if not self._dirty:
+            self._persist_due = now + self.policy.persist_every
+            self._need(self._persist_due)
+        self._dirty[task_id] = None
+
+    def _start_persist(self) -> asyncio.Task[None]:
+        # Copies are taken here, on the loop's thread, so the writer thread reads
+        # objects nobody mutates.
+        batch = [_copy(self._tasks[i]) for i in self._dirty if i in self._tasks]
+        self._dirty.clear()
+        task = asyncio.create_task(self._write(batch), name="poller:persist")
+        self._persist_task = task
+        return task
+
+    async def _write(self, batch: list[WatchedTask]) -> None:
+        store = self._store
+        assert store is not None
+        try:
+            if batch:
+                await asyncio.to_thread(store.update, batch)
+        except Exception as exc:
+            logger.warning("could not save the watchlist: %s", exc, exc_info=True)
+            self._last_error = f"could not save the watchlist: {first_line(str(exc), 160)}"
+            now = self._clock.monotonic()
+            for task in batch:  # try again later, unless removed meanwhile
+                if task.task_id in self._tasks:
+                    self._mark_dirty(task.task_id, now)
+        finally:
+            self._persist_task = None
+            self._wake.set()
+
+
+__all__ = [
+    "AuthFailed",
+    "ObservationSink",
+    "PollFailed",
+    "PollPolicy",
+    "Poller",
+    "PollerEvent",
+    "PollerStats",
+    "PollingStateChanged",
+    "RateLimited",
+    "TaskNotFound",
+    "TaskSource",
+    "TaskUpdated",
+]

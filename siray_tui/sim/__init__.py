@@ -1,0 +1,70 @@
+"""The Siray API simulator: task lifecycles, output files and an HTTP server for them.
+
+Standard library only (no Textual, httpx or core import) so tests, the demo and the
+benchmarks can run it anywhere, and so it can never share a bug with the client it tests.
+
+Typical use::
+
+    with SimServer(Scenario(seed=1), token="t") as sim:
+        task = sim.scenario.add_task("image", queue_s=1, run_s=2)
+        client_base_url = sim.base_url
+"""
+
+from __future__ import annotations
+
+from siray_tui.sim.media import CONTENT_TYPES, EXTENSIONS, PNG_SIGNATURE, MediaStore
+from siray_tui.sim.scenario import (
+    FAIL_REASONS,
+    FAILURE,
+    FINAL_STATUSES,
+    IN_PROGRESS,
+    NOT_START,
+    QUEUED,
+    STATUS_ORDER,
+    SUBMITTED,
+    SUCCESS,
+    FailReason,
+    Kind,
+    ManualClock,
+    Outcome,
+    Scenario,
+    SimState,
+    SimTask,
+)
+from siray_tui.sim.server import (
+    HOSTILE_TEXTS,
+    HOSTILE_URLS,
+    Faults,
+    LoggedRequest,
+    SimServer,
+    api_path,
+)
+
+__all__ = [
+    "CONTENT_TYPES",
+    "EXTENSIONS",
+    "FAILURE",
+    "FAIL_REASONS",
+    "FINAL_STATUSES",
+    "HOSTILE_TEXTS",
+    "HOSTILE_URLS",
+    "IN_PROGRESS",
+    "NOT_START",
+    "PNG_SIGNATURE",
+    "QUEUED",
+    "STATUS_ORDER",
+    "SUBMITTED",
+    "SUCCESS",
+    "FailReason",
+    "Faults",
+    "Kind",
+    "LoggedRequest",
+    "ManualClock",
+    "MediaStore",
+    "Outcome",
+    "Scenario",
+    "SimServer",
+    "SimState",
+    "SimTask",
+    "api_path",
+]
