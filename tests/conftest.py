@@ -1,4 +1,4 @@
-"""Shared fixtures: the Siray simulator on loopback. Only simulator fixtures live here.
+"""Shared fixtures: isolated user directories, and the Siray simulator on loopback.
 
 ``sim`` is a running server with fast lifecycles (a task is final within ~1.5 s) and any
 non-empty bearer token accepted. ``sim_factory(...)`` builds more, with custom
@@ -19,6 +19,31 @@ FAST_QUEUE_SECONDS = (0.2, 0.5)
 FAST_RUN_SECONDS = (0.3, 1.0)
 
 SimFactory = Callable[..., SimServer]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads or writes the real user's config, watchlist, logs or downloads.
+
+    Also drops any token or base URL from the developer's shell, so a test never talks to
+    the real API and never sees a real token.
+    """
+    home = tmp_path_factory.mktemp("user-home")
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+    monkeypatch.setenv("XDG_DOWNLOAD_DIR", str(home / "downloads"))
+    for name in (
+        "SIRAY_API_TOKEN",
+        "SIRAY_API_KEY",
+        "SIRAY_BASE_URL",
+        "SIRAY_TUI_DATA_DIR",
+        "SIRAY_TUI_CONFIG",
+        "SIRAY_TUI_INTERVAL",
+        "SIRAY_TUI_DOWNLOAD_DIR",
+    ):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
