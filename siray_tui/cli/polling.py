@@ -24,6 +24,7 @@ from siray_tui.cli.output import print_json_lines, print_tasks
 from siray_tui.config import Settings
 from siray_tui.core.client import SirayClient
 from siray_tui.core.clock import Clock, SystemClock
+from siray_tui.core.downloads import Downloader, DownloadResult
 from siray_tui.core.errors import InvalidTaskIdError, SirayError
 from siray_tui.core.models import TaskStatus, WatchedTask, validate_task_id
 from siray_tui.core.poller import (
@@ -367,6 +368,9 @@ class _Waiter:
         self.retry_not_found = [t.task_id for t in tasks if t.not_found]
         self.started = self.clock.monotonic()
         self.progress_width = 0
+        self.settings = settings
+        self.downloader: Downloader | None = None
+        self.downloads: list[asyncio.Task[list[DownloadResult]]] = []
         self.poller.add(tasks)
 
     def _on(self, event: PollerEvent) -> None:
@@ -386,6 +390,8 @@ class _Waiter:
         self.pending.discard(task.task_id)
         self.outcome.answered.add(task.task_id)
         self._print_json([task])
+        if self.settings.auto_download and task.state and task.status is TaskStatus.SUCCESS:
+            self._download(task.task_id, task.state.outputs)
         if not self.pending:
             self.outcome.done.set()
 
@@ -408,7 +414,37 @@ class _Waiter:
             finished = await _run_until(self.poller, self.outcome.done, limit)
         finally:
             ticker.cancel()
+        await self._finish_downloads()
         return self._conclude(timed_out=not finished)
+
+    def _download(self, task_id: str, urls: Sequence[str]) -> None:
+        """``--auto-download``: fetch a task's outputs as soon as it succeeds."""
+        if not urls:
+            return
+        if self.downloader is None:
+            self.downloader = Downloader(
+                self.settings.download_dir,
+                allow_loopback_http=self.settings.allow_loopback_http,
+                max_bytes=self.settings.max_download_bytes,
+            )
+        job = self.downloader.download_task(task_id, urls)
+        self.downloads.append(asyncio.create_task(job, name=f"download-{task_id}"))
+
+    async def _finish_downloads(self) -> None:
+        if self.downloader is None:
+            return
+        try:
+            for results in await asyncio.gather(*self.downloads):
+                for result in results:
+                    if result.status == "failed":
+                        self.err.write(
+                            f"siray-tui: download failed: {result.task_id} "
+                            f"#{result.index}: {result.error}\n"
+                        )
+                    else:
+                        self.err.write(f"downloaded {result.path}\n")
+        finally:
+            await self.downloader.aclose()
 
     async def _tick(self) -> None:
         step = PROGRESS_EVERY_TTY if self.tty else PROGRESS_EVERY_PLAIN

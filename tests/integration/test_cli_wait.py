@@ -273,3 +273,29 @@ async def test_status_network_error_exits_2(sim_factory: SimFactory, tmp_path: P
     assert code == 2
     assert "server error" in str(records(out)[0]["error"])
     assert f"{task.task_id}: HTTP 50" in err
+
+
+async def test_wait_auto_download_fetches_outputs_as_tasks_succeed(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    done = sim.scenario.add_task("image", queue_s=0.1, run_s=0.3, outputs=2)
+    failed = sim.scenario.add_task("image", queue_s=0.1, run_s=0.2, outcome="failure")
+    downloads = tmp_path / "downloads"
+    settings = make_settings(sim, tmp_path / "data", auto_download=True, download_dir=downloads)
+    code, _, err = await wait(settings, [done.task_id, failed.task_id])
+    assert code == 1
+    files = sorted((downloads / done.task_id).iterdir())
+    assert [f.name for f in files] == ["1.png", "2.png"]
+    assert all(f.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") for f in files)
+    assert not (downloads / failed.task_id).exists()
+    assert "downloaded" in err
+
+
+async def test_wait_without_auto_download_fetches_nothing(sim: SimServer, tmp_path: Path) -> None:
+    done = sim.scenario.add_task("image", queue_s=0.1, run_s=0.2, outputs=1)
+    downloads = tmp_path / "downloads"
+    settings = make_settings(sim, tmp_path / "data", download_dir=downloads)
+    code, _, _ = await wait(settings, [done.task_id])
+    assert code == 0
+    assert not downloads.exists()
+    assert not any(r.path.startswith("/files") for r in sim.request_log)
