@@ -1,0 +1,273 @@
+"""How the dashboard copes with 10,000 tasks. Run: ``.venv/bin/python bench/ui.py``.
+
+Each case runs in its own process (so RSS is that case's alone), headless through
+``App.run_test()``, and a "frame" is the moment the App hands a compositor update to its
+driver, after which we also encode it to terminal bytes as a real terminal write would.
+
+Figures, each next to a baseline measured in the same run:
+
+* **first frame with rows**: from entering ``run_test`` (the App starts mounting) to the
+  first frame in which the table has rows, with the watchlist (10,000 tasks, about 6 MB)
+  read from disk. Baseline: the same App over an empty watchlist. Goal <= 300 ms.
+* **longest event-loop stall** while those 10,000 rows are added in chunks (a 5 ms
+  heartbeat measures how late it runs). Goal <= 200 ms.
+* **1,000 status changes**: 1,000 poller events staged, then from the flush to the next
+  frame. Baseline: the naive way, clearing the table and adding the 10,000 rows again.
+  Goal <= 50 ms.
+* **RSS** with 10,000 tasks loaded and shown. Baseline: the empty App. Goal <= 120 MB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from siray_tui.core.clock import FakeClock  # noqa: E402
+from siray_tui.core.models import TaskStatus  # noqa: E402
+from siray_tui.core.poller import TaskUpdated  # noqa: E402
+from siray_tui.core.store import WatchlistStore  # noqa: E402
+from siray_tui.ui import app as app_module  # noqa: E402
+from siray_tui.ui.app import SirayApp  # noqa: E402
+from siray_tui.ui.columns import cell_text, row_spec  # noqa: E402
+from siray_tui.ui.widgets.task_table import TaskTable  # noqa: E402
+from tests.ui.fixtures import NOW, fill_store, many_tasks, settings_for  # noqa: E402
+from tests.ui.test_table_updates import progressed  # noqa: E402
+
+TASKS = 10_000
+CHANGES = 1_000
+ROUNDS = 7
+SIZE = (160, 50)
+
+
+def rss_mb() -> float:
+    """Resident set size now, in MB (Linux /proc; falls back to the peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class FrameWatch:
+    """Records when the App starts mounting and when frames are produced (encoding each
+    to terminal bytes, as a real terminal write would)."""
+
+    def __init__(self, app: SirayApp) -> None:
+        self.frames: list[tuple[float, int]] = []
+        original = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            if renderable is not None:
+                if hasattr(renderable, "render_segments"):
+                    renderable.render_segments(app.console)
+                rows = 0
+                for grid in app.screen.query(TaskTable):
+                    rows = grid.row_count
+                self.frames.append((time.perf_counter(), rows))
+            original(screen, renderable)
+
+        app._display = display  # type: ignore[method-assign]
+
+    @property
+    def mount_started(self) -> float | None:
+        return MOUNT_STARTED[-1] if MOUNT_STARTED else None
+
+    def first_with_rows(self, since: float) -> float | None:
+        return next((t for t, rows in self.frames if t >= since and rows > 0), None)
+
+    async def next_frame(self, pilot: Any, since: float, timeout: float = 5.0) -> float:
+        end = time.perf_counter() + timeout
+        while time.perf_counter() < end:
+            frame = next((t for t, _ in self.frames if t > since), None)
+            if frame is not None:
+                return frame
+            await asyncio.sleep(0.001)
+        raise TimeoutError("no frame")
+
+
+async def heartbeat(lateness: list[float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        before = time.perf_counter()
+        await asyncio.sleep(0.005)
+        lateness.append(time.perf_counter() - before - 0.005)
+
+
+MOUNT_STARTED: list[float] = []
+
+
+class TimedApp(SirayApp):
+    """SirayApp noting when it starts mounting (Textual calls each class's handler, this
+    one first)."""
+
+    CSS_PATH = Path(app_module.__file__).with_name("app.tcss")
+
+    def on_mount(self) -> None:
+        MOUNT_STARTED.append(time.perf_counter())
+
+
+def prepare(tmp: Path, count: int) -> None:
+    """Write a watchlist of ``count`` tasks under ``tmp`` (in the parent process, so that
+    building it costs the measured process no memory)."""
+    fill_store(settings_for(tmp).data_dir, many_tasks(count))
+
+
+def make_app(tmp: Path, count: int) -> SirayApp:
+    """The App over the watchlist under ``tmp`` (made by :func:`prepare` if missing)."""
+    settings = settings_for(tmp)
+    if not (settings.data_dir / "watchlist.json").exists():
+        prepare(tmp, count)
+    store = WatchlistStore(settings.data_dir, clock=FakeClock(NOW))
+    app = TimedApp(settings, store=store, clock=FakeClock(NOW), start_polling=False)
+    app.animation_level = "none"
+    return app
+
+
+async def case_first_frame(tmp: Path, count: int) -> dict[str, float]:
+    """First frame with rows, stall while filling, RSS after everything is shown."""
+    app = make_app(tmp, count)
+    watch = FrameWatch(app)
+    lateness: list[float] = []
+    stop = asyncio.Event()
+    beat = asyncio.create_task(heartbeat(lateness, stop))
+    start = time.perf_counter()
+    async with app.run_test(size=SIZE) as pilot:
+        grid = app.dashboard.query_one(TaskTable)
+        while grid.filling or grid.row_count < count:
+            await pilot.pause(0.01)
+            if time.perf_counter() - start > 60:
+                break
+        filled = time.perf_counter()
+        await pilot.pause(0.2)
+        stop.set()
+        await beat
+        mounted = watch.mount_started or start
+        first = watch.first_with_rows(mounted)
+        if count == 0:
+            first = next((t for t, _ in watch.frames if t >= mounted), None)
+        return {
+            "startup_ms": (mounted - start) * 1000,
+            "first_frame_ms": ((first or filled) - mounted) * 1000,
+            "all_rows_ms": (filled - start) * 1000,
+            "max_stall_ms": max(lateness, default=0.0) * 1000,
+            "rss_mb": rss_mb(),
+        }
+
+
+async def case_changes(tmp: Path, naive: bool) -> dict[str, float]:
+    """1,000 status changes on 10,000 rows: our flush, or a naive rebuild."""
+    app = make_app(tmp, TASKS)
+    watch = FrameWatch(app)
+    async with app.run_test(size=SIZE) as pilot:
+        grid = app.dashboard.query_one(TaskTable)
+        while grid.filling:
+            await pilot.pause(0.02)
+        await pilot.pause(0.3)
+        running = [i for i, t in grid.tasks.items() if t.status is TaskStatus.IN_PROGRESS]
+        changed = running[:CHANGES]
+        timings: list[float] = []
+        flush_ms: list[float] = []
+        for round_ in range(ROUNDS):
+            status = "SUCCESS" if round_ % 2 == 0 else "IN_PROGRESS"
+            updates = [progressed(grid.tasks[i], 100 - round_, status) for i in changed]
+            if naive:
+                for task in updates:
+                    grid.tasks[task.task_id] = task
+                await pilot.pause(0.3)
+                t0 = time.perf_counter()
+                grid.clear()
+                now = app.clock.now()
+                for task_id, task in grid.tasks.items():
+                    grid.add_row(*(cell_text(c) for c in row_spec(task, now)), key=task_id)
+                t1 = time.perf_counter()
+            else:
+                app.dashboard.flush_timer.pause()
+                for task in updates:
+                    app._forward(TaskUpdated(task, TaskStatus.IN_PROGRESS, True))
+                while grid.pending < len(updates):
+                    await asyncio.sleep(0.001)
+                t0 = time.perf_counter()
+                app.dashboard.flush()
+                t1 = time.perf_counter()
+            frame = await watch.next_frame(pilot, t1)
+            timings.append((frame - t0) * 1000)
+            flush_ms.append((t1 - t0) * 1000)
+            await pilot.pause(0.3)
+        return {
+            "batch_to_frame_ms": min(timings),
+            "batch_to_frame_median_ms": statistics.median(timings),
+            "apply_ms": min(flush_ms),
+            "cells_written": float(grid.update_cells),
+        }
+
+
+def run_case(name: str, data: Path) -> dict[str, float]:
+    """Run one case in a fresh interpreter and return its figures."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--case", name, str(data)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TEXTUAL_ANIMATIONS": "none"},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as empty_dir, tempfile.TemporaryDirectory() as full_dir:
+        prepare(Path(empty_dir), 0)
+        prepare(Path(full_dir), TASKS)
+        empty = run_case("first-frame-0", Path(empty_dir))
+        full = run_case("first-frame-10000", Path(full_dir))
+        ours = run_case("changes", Path(full_dir))
+        naive = run_case("changes-naive", Path(full_dir))
+    lines = [
+        f"siray-tui dashboard benchmark: {TASKS:,} tasks, terminal {SIZE[0]}x{SIZE[1]}, "
+        f"Python {sys.version.split()[0]}",
+        "",
+        f"{'measure':<44}{'ours':>10}{'baseline':>10}{'ratio':>8}   goal",
+        f"{'first frame with rows (ms)':<44}{full['first_frame_ms']:>10.0f}"
+        f"{empty['first_frame_ms']:>10.0f}{full['first_frame_ms'] / empty['first_frame_ms']:>8.2f}"
+        "   <= 300 (baseline: empty watchlist)",
+        f"{'all 10,000 rows added (ms)':<44}{full['all_rows_ms']:>10.0f}{'':>10}{'':>8}   -",
+        f"{'longest event-loop stall while filling (ms)':<44}{full['max_stall_ms']:>10.0f}"
+        f"{empty['max_stall_ms']:>10.0f}{'':>8}   <= 200",
+        f"{'1,000 status changes: batch to frame (ms)':<44}{ours['batch_to_frame_ms']:>10.1f}"
+        f"{naive['batch_to_frame_ms']:>10.1f}"
+        f"{naive['batch_to_frame_ms'] / ours['batch_to_frame_ms']:>8.1f}x"
+        "  <= 50 (baseline: naive full rebuild)",
+        f"{f'  (median of {ROUNDS} rounds)':<44}{ours['batch_to_frame_median_ms']:>10.1f}"
+        f"{naive['batch_to_frame_median_ms']:>10.1f}",
+        f"{'  applying the batch alone (ms)':<44}{ours['apply_ms']:>10.1f}"
+        f"{naive['apply_ms']:>10.1f}",
+        f"{'RSS with the tasks shown (MB)':<44}{full['rss_mb']:>10.0f}{empty['rss_mb']:>10.0f}"
+        f"{full['rss_mb'] / empty['rss_mb']:>8.2f}   <= 120 (baseline: empty watchlist)",
+    ]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--case":
+        case, data = sys.argv[2], Path(sys.argv[3])
+        if case.startswith("first-frame-"):
+            result = asyncio.run(case_first_frame(data, int(case.rsplit("-", 1)[1])))
+        elif case == "changes":
+            result = asyncio.run(case_changes(data, naive=False))
+        else:
+            result = asyncio.run(case_changes(data, naive=True))
+        print(json.dumps(result))
+    else:
+        main()

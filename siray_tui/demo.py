@@ -1,0 +1,195 @@
+"""``--demo``: the simulator on loopback and a lively watchlist in a temporary directory.
+
+The demo must never touch the user's real watchlist or need a token, and it must look
+alive at once: so it seeds about 40 tasks in every state (finished ones from the past
+with their different fail reasons, queued ones, running ones at various progress, one ID
+the server does not know) with their current state already in the watchlist, polls
+every 2 s, and keeps submitting a new task every few seconds, which it adds to the
+watchlist file the way ``siray-tui add`` from a script would (the dashboard notices).
+
+No Textual import here: ``siray-tui --demo wait`` uses it too.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from siray_tui.config import Settings
+from siray_tui.core.models import StatusChange, TaskKind, TaskState, WatchedTask
+from siray_tui.core.secret import Secret
+from siray_tui.core.store import Watchlist, WatchlistStore
+from siray_tui.sim import FAIL_REASONS, Faults, Kind, Scenario, SimServer, SimTask
+from siray_tui.sim.server import render_task
+
+logger = logging.getLogger(__name__)
+
+DEMO_TOKEN: Final = "demo"
+DEMO_SEED: Final = 7
+NOT_FOUND_ID: Final = "image_0000deadbeef404"
+LABELS: Final = ("product shot", "hero banner", "night clip", "thumbnail", "storyboard")
+
+
+@dataclass
+class DemoHandle:
+    """A running demo: its settings (base URL, data dir, token) and how to stop it.
+
+    Attributes:
+        settings: the caller's settings pointed at the simulator and the temp directory.
+        server: the simulator.
+        data_dir: the temporary data directory (removed by :meth:`stop`).
+    """
+
+    settings: Settings
+    server: SimServer
+    data_dir: Path
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def stop(self) -> None:
+        """Stop submitting, stop the simulator and delete the temporary directory."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.server.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _seed_tasks(scenario: Scenario, count: int, rng: random.Random) -> list[SimTask]:
+    """Every state, both kinds, every fail reason; most from the scenario's demo mix."""
+    now = scenario.now()
+    made = scenario.add_demo_tasks(max(0, count - len(FAIL_REASONS) - 3))
+    for index, reason in enumerate(FAIL_REASONS):  # one finished failure per reason
+        made.append(
+            scenario.add_task(
+                "image" if index % 2 else "video",
+                queue_s=rng.uniform(3, 20),
+                run_s=0.0 if reason.before_start else rng.uniform(10, 60),
+                outcome="failure",
+                fail_reason=reason.text,
+                created_at=now - rng.uniform(120, 3000),
+                failure_progress=0 if reason.before_start else rng.randint(10, 90),
+            )
+        )
+    for progress in (0.2, 0.55, 0.9):  # running, at visibly different progress
+        run = rng.uniform(30, 90)
+        queue = rng.uniform(3, 10)
+        made.append(
+            scenario.add_task(
+                "image", queue_s=queue, run_s=run, created_at=now - queue - run * progress
+            )
+        )
+    return made
+
+
+def _observed(task: SimTask, server: SimServer, now: float, label: str) -> WatchedTask:
+    """The task as a first poll would have left it, so the dashboard opens populated."""
+    state = task.state_at(now)
+    body = render_task(task, state, server.base_url, Faults(), random.Random(0))
+    parsed = TaskState.from_payload(body, task_id=task.task_id)
+    kind = TaskKind(task.kind) if task.task_id.startswith(task.kind) else TaskKind.AUTO
+    return WatchedTask(
+        task_id=task.task_id,
+        kind=kind,
+        label=label,
+        added_at=task.created_at,
+        state=parsed,
+        last_polled_at=now,
+        history=[StatusChange(parsed.raw_status, now)],
+    )
+
+
+def _arrivals(
+    scenario: Scenario, store: WatchlistStore, stopping: threading.Event, every: float
+) -> None:
+    """Submit a task every ``every`` seconds and add it to the watchlist file."""
+    rng = random.Random(DEMO_SEED + 1)
+    for _ in range(500):
+        if stopping.wait(every * rng.uniform(0.7, 1.3)):
+            return
+        kind: Kind = "image" if rng.random() < 0.6 else "video"
+        task = scenario.submit(kind, {"model": "demo", "prompt": "a new arrival"})
+        try:
+            store.add([task.task_id], kind=TaskKind(kind), label=rng.choice(LABELS))
+        except Exception:  # the demo directory may be going away while we add
+            logger.debug("demo arrival not added", exc_info=True)
+            return
+
+
+def start_demo(
+    settings: Settings,
+    *,
+    tasks: int = 40,
+    seed: int = DEMO_SEED,
+    arrival_every: float | None = 5.0,
+) -> DemoHandle:
+    """Start the simulator and seed a temporary watchlist; returns the handle.
+
+    Args:
+        settings: the user's settings; the copy returned points at the demo.
+        tasks: how many tasks to seed (about; at least 8 makes every state appear).
+        seed: makes the seeded tasks reproducible.
+        arrival_every: seconds between new tasks arriving; None for none.
+    """
+    rng = random.Random(seed)
+    scenario = Scenario(seed, queue_seconds=(3.0, 15.0), run_seconds=(10.0, 60.0))
+    server = SimServer(scenario, token=DEMO_TOKEN, seed=seed)
+    server.start()
+    data_dir = Path(tempfile.mkdtemp(prefix="siray-tui-demo-"))
+    try:
+        store = WatchlistStore(data_dir)
+        now = scenario.now()
+        seeded = [
+            _observed(task, server, now, rng.choice(LABELS) if rng.random() < 0.3 else "")
+            for task in _seed_tasks(scenario, tasks, rng)
+        ]
+        missing = WatchedTask(NOT_FOUND_ID, kind=TaskKind.IMAGE, added_at=now)
+
+        def put(watchlist: Watchlist) -> None:
+            for task in [*seeded, missing]:
+                watchlist.add_task(task)
+
+        store.mutate(put)
+    except BaseException:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+    demo_settings = settings.with_overrides(
+        base_url=server.base_url,
+        token=Secret(DEMO_TOKEN),
+        token_source="demo",
+        data_dir=data_dir,
+        download_dir=data_dir / "downloads",
+        interval=2.0,
+        rate=max(settings.rate, 40.0),
+        demo=True,
+    )
+    handle = DemoHandle(demo_settings, server, data_dir)
+    if arrival_every is not None:
+        handle._thread = threading.Thread(
+            target=_arrivals,
+            args=(scenario, store, handle._stopping, arrival_every),
+            name="siray-demo-arrivals",
+            daemon=True,
+        )
+        handle._thread.start()
+    return handle

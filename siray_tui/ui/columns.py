@@ -1,0 +1,308 @@
+"""What each column of the task table shows for a task, and how rows sort and filter.
+
+Pure functions of a :class:`~siray_tui.core.models.WatchedTask` and the time, with no
+Textual import, so they are cheap to test and to call for 10,000 rows. A cell is
+described by a :data:`CellSpec` (a tuple of ``(text, style)`` pieces): the table keeps the
+last spec of every cell and calls ``update_cell`` only when a spec differs, which is what
+makes an update touch only the cells that changed.
+
+Every string from the server goes through :func:`~siray_tui.core.text.clean_text` (or
+``first_line``, which cleans) before it lands in a spec, and specs become
+:class:`rich.text.Text` (never markup), so ``[/x]`` or ``[@click=...]`` in a fail reason is
+shown literally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from rich.text import Text
+
+from siray_tui.core.models import TaskStatus, WatchedTask
+from siray_tui.core.report import format_ago, format_duration, status_text
+from siray_tui.core.text import clean_text, first_line
+
+CellSpec = tuple[tuple[str, str], ...]
+"""A cell as ``(text, style)`` pieces: hashable and cheap to compare."""
+
+RowSpec = tuple[CellSpec, ...]
+"""One spec per column, in :data:`COLUMNS` order."""
+
+PROGRESS_BAR_CELLS: Final = 8
+REASON_LIMIT: Final = 200
+
+STATUS_STYLES: Final[dict[str, str]] = {
+    "SUCCESS": "bold green",
+    "FAILURE": "bold red",
+    "IN_PROGRESS": "bold yellow",
+    "QUEUED": "cyan",
+    "SUBMITTED": "cyan",
+    "NOT_START": "dim cyan",
+    "UNKNOWN": "magenta",
+    "NOT_FOUND": "dim red",
+    "PENDING": "dim",
+}
+"""Style per status as shown; any status the API invents is UNKNOWN and magenta."""
+
+_BAR_STYLES: Final[dict[str, str]] = {
+    "SUCCESS": "green",
+    "FAILURE": "red",
+    "IN_PROGRESS": "yellow",
+}
+
+# Lifecycle order, for sorting by status: waiting, running, done, then the odd ones.
+STATUS_ORDER: Final[tuple[str, ...]] = (
+    "PENDING",
+    "NOT_START",
+    "SUBMITTED",
+    "QUEUED",
+    "IN_PROGRESS",
+    "UNKNOWN",
+    "SUCCESS",
+    "FAILURE",
+    "NOT_FOUND",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One table column.
+
+    Attributes:
+        key: the DataTable column key.
+        label: the header.
+        width: fixed content width in cells: fixed widths spare DataTable from
+            re-measuring a whole column when one cell gets narrower.
+        live: whether the cell changes with the clock for an unfinished task.
+    """
+
+    key: str
+    label: str
+    width: int
+    live: bool = False
+
+
+COLUMNS: Final[tuple[Column, ...]] = (
+    Column("task", "task", 30),
+    Column("kind", "kind", 5),
+    Column("status", "status", 11),
+    Column("progress", "progress", PROGRESS_BAR_CELLS + 5),
+    Column("queue", "queue", 7, live=True),
+    Column("run", "run", 7, live=True),
+    Column("total", "total", 7, live=True),
+    Column("outputs", "out", 3),
+    Column("updated", "updated", 11, live=True),
+    Column("reason", "reason", 40),
+)
+COLUMN_KEYS: Final[tuple[str, ...]] = tuple(column.key for column in COLUMNS)
+LIVE_COLUMNS: Final[tuple[int, ...]] = tuple(i for i, c in enumerate(COLUMNS) if c.live)
+
+
+def display_status(task: WatchedTask) -> str:
+    """The status word shown (and filtered on): NOT_FOUND, PENDING, the documented status
+    (``success`` is shown as SUCCESS) or, for one the API invented, its own word."""
+    state = task.state
+    if task.not_found or state is None or state.status is TaskStatus.UNKNOWN:
+        return clean_text(status_text(task)) or "UNKNOWN"
+    return state.status.value
+
+
+def status_style(status: str) -> str:
+    """The style for a shown status; anything unrecognised is UNKNOWN (magenta)."""
+    return STATUS_STYLES.get(status, STATUS_STYLES["UNKNOWN"])
+
+
+def task_name(task: WatchedTask) -> str:
+    """The label when there is one (it is what the user recognises), else the ID."""
+    return clean_text(task.label) or task.task_id
+
+
+def progress_spec(status: str, progress: int | None) -> CellSpec:
+    """``████░░░░  45%``: the bar in the status colour, the rest dim; ``-`` when unknown."""
+    if progress is None:
+        return (("-", "dim"),)
+    filled = round(PROGRESS_BAR_CELLS * progress / 100)
+    style = _BAR_STYLES.get(status, "blue")
+    return (
+        ("█" * filled, style),
+        ("░" * (PROGRESS_BAR_CELLS - filled), "dim"),
+        (f" {progress:>3}%", ""),
+    )
+
+
+def reason_text(task: WatchedTask, retry_in: float | None = None) -> tuple[str, str]:
+    """The reason column: the poll error (and when it retries), else the fail reason.
+
+    Args:
+        task: the task.
+        retry_in: seconds until the poller retries after ``last_error``, when known.
+
+    Returns:
+        The text (one line, cleaned, cut) and its style.
+    """
+    if task.last_error:
+        text = first_line(task.last_error, REASON_LIMIT)
+        if retry_in is not None:
+            text = f"{text} · retry in {format_duration(max(0.0, retry_in))}"
+        return text, "yellow"
+    if task.not_found:
+        return "not found at the image or video endpoint", "dim red"
+    if task.state is not None and task.state.fail_reason:
+        return first_line(task.state.fail_reason, REASON_LIMIT), "red"
+    return "", ""
+
+
+def row_spec(task: WatchedTask, now: float, retry_in: float | None = None) -> RowSpec:
+    """Every cell of a task's row, in :data:`COLUMNS` order.
+
+    Args:
+        task: the task.
+        now: wall-clock Unix seconds, for the live durations and "updated".
+        retry_in: see :func:`reason_text`.
+    """
+    state = task.state
+    status = display_status(task)
+    timings = state.timings(now) if state else None
+    outputs = len(state.outputs) if state else 0
+    reason, reason_style = reason_text(task, retry_in)
+    return (
+        ((task_name(task), ""),),
+        ((task.kind.value, "dim" if task.kind.value == "auto" else ""),),
+        ((status, status_style(status)),),
+        progress_spec(status, state.progress if state else None),
+        ((format_duration(timings.queue if timings else None), ""),),
+        ((format_duration(timings.run if timings else None), ""),),
+        ((format_duration(timings.total if timings else None), "bold" if timings else ""),),
+        ((str(outputs) if outputs else "-", "" if outputs else "dim"),),
+        ((format_ago(task.last_polled_at, now), "dim"),),
+        ((reason, reason_style),),
+    )
+
+
+def cell_text(spec: CellSpec) -> Text:
+    """A Text for a cell: literal (never markup), one line, cut with an ellipsis."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    for piece, style in spec:
+        text.append(piece, style)
+    return text
+
+
+def is_live(task: WatchedTask) -> bool:
+    """Whether the row's durations tick: anything not final (a final task is frozen)."""
+    return not task.is_final
+
+
+# -- sorting -------------------------------------------------------------------------
+
+SortKey = Callable[[WatchedTask, float], tuple[int, object]]
+"""``(missing, value)``: ``missing`` is 1 for a task without the value, which always sorts
+last, whichever the direction."""
+
+
+def _value(value: object) -> tuple[int, object]:
+    return (1, 0) if value is None else (0, value)
+
+
+def _status_rank(task: WatchedTask, now: float) -> tuple[int, object]:
+    status = display_status(task)
+    rank = STATUS_ORDER.index(status) if status in STATUS_ORDER else STATUS_ORDER.index("UNKNOWN")
+    return (0, (rank, status))
+
+
+def _timing(name: str) -> SortKey:
+    def key(task: WatchedTask, now: float) -> tuple[int, object]:
+        if task.state is None:
+            return _value(None)
+        return _value(getattr(task.state.timings(now), name))
+
+    return key
+
+
+def _reason_key(task: WatchedTask, now: float) -> tuple[int, object]:
+    text = reason_text(task)[0]
+    return _value(text.lower() or None)
+
+
+SORT_KEYS: Final[dict[str, SortKey]] = {
+    "added": lambda task, now: (0, task.added_at),
+    "task": lambda task, now: (0, (task_name(task).lower(), task.task_id)),
+    "kind": lambda task, now: (0, task.kind.value),
+    "status": _status_rank,
+    "progress": lambda task, now: _value(task.state.progress if task.state else None),
+    "queue": _timing("queue"),
+    "run": _timing("run"),
+    "total": _timing("total"),
+    "outputs": lambda task, now: (0, len(task.state.outputs) if task.state else 0),
+    "updated": lambda task, now: _value(
+        -task.last_polled_at if task.last_polled_at is not None else None
+    ),
+    "reason": _reason_key,
+}
+"""Sort keys by column key, plus ``added`` (watchlist order, the default).
+
+Durations sort on the numbers, not on their text; "updated" puts the freshest first;
+empty values go last whatever the column and direction.
+"""
+
+
+def sort_ids(
+    ids: list[str], tasks: dict[str, WatchedTask], column: str, reverse: bool, now: float
+) -> list[str]:
+    """``ids`` in the order of ``column``, tasks without a value last either way."""
+    key = SORT_KEYS[column]
+    keyed = [(key(tasks[i], now), i) for i in ids]
+    present = [(k[1], i) for k, i in keyed if k[0] == 0]
+    missing = [i for k, i in keyed if k[0] != 0]
+    present.sort(key=lambda pair: pair[0], reverse=reverse)  # type: ignore[arg-type,return-value]
+    return [i for _, i in present] + missing
+
+
+SORT_CYCLE: Final[tuple[str, ...]] = ("added", *COLUMN_KEYS)
+"""The order ``s`` steps through."""
+
+
+# -- filtering -----------------------------------------------------------------------
+
+STATUS_FILTERS: Final[tuple[str, ...]] = ("all", "active", "SUCCESS", "FAILURE", "errors")
+"""The order ``f`` steps through: everything, unfinished, done, failed, and problems (poll
+errors, not found, statuses the API invented)."""
+
+
+def matches_status_filter(task: WatchedTask, status_filter: str) -> bool:
+    """Whether ``task`` passes a status filter from :data:`STATUS_FILTERS`."""
+    if status_filter == "all":
+        return True
+    if status_filter == "active":
+        return not task.is_final and not task.not_found
+    if status_filter == "errors":
+        unknown = task.state is not None and task.state.status is TaskStatus.UNKNOWN
+        return task.not_found or bool(task.last_error) or unknown
+    return display_status(task) == status_filter
+
+
+def search_text(task: WatchedTask) -> str:
+    """What the ``/`` filter searches: ID, label, status and reasons, lower-cased."""
+    state = task.state
+    parts = [
+        task.task_id,
+        clean_text(task.label),
+        display_status(task),
+        clean_text(task.last_error or ""),
+        clean_text(state.fail_reason) if state else "",
+    ]
+    return "\n".join(parts).lower()
+
+
+def matches(task: WatchedTask, query: str, status_filter: str = "all") -> bool:
+    """Whether ``task`` passes both the text filter (substring, any case) and the status
+    filter."""
+    if not matches_status_filter(task, status_filter):
+        return False
+    return not query or query.lower() in search_text(task)
+
+
+def is_final_status(status: str) -> bool:
+    """SUCCESS or FAILURE as shown."""
+    return status in (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)

@@ -1,0 +1,61 @@
+"""The dashboard's keys, defined once for the bindings, the help screen and the palette.
+
+DESIGN.md promises that the footer, the help screen and the command palette offer the
+same actions; deriving all three from :data:`DASHBOARD_KEYS` keeps that promise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One dashboard action.
+
+    Attributes:
+        keys: Textual key names, comma-separated (``"delete,x"``).
+        action: the action method on the dashboard screen (without ``action_``).
+        label: short footer text.
+        help: one sentence for the help screen and the command palette.
+        shown: the keys as the help screen writes them.
+        footer: whether the footer shows it (the footer has room for the common ones).
+    """
+
+    keys: str
+    action: str
+    label: str
+    help: str
+    shown: str
+    footer: bool = True
+
+
+DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
+    KeySpec("a", "add", "Add", "Add task IDs (paste many at once)", "a"),
+    KeySpec("delete,x", "remove", "Remove", "Remove the selected task (u undoes)", "delete / x"),
+    KeySpec("u", "undo", "Undo", "Undo the last removal", "u", footer=False),
+    KeySpec("enter", "details", "Details", "Show every detail of the selected task", "enter"),
+    KeySpec("o", "open", "Open", "Open the selected task's first output in a browser", "o"),
+    KeySpec("d", "download", "Download", "Download the selected task's outputs", "d"),
+    KeySpec("c", "copy", "Copy ID", "Copy the selected task's ID to the clipboard", "c"),
+    KeySpec("r", "refresh", "Refresh", "Poll the selected task now", "r"),
+    KeySpec("R", "refresh_all", "Refresh all", "Poll every task now", "R", footer=False),
+    KeySpec("p", "toggle_pause", "Pause", "Pause or resume polling", "p"),
+    KeySpec("slash", "filter", "Filter", "Filter rows by text (escape clears)", "/"),
+    KeySpec("s", "cycle_sort", "Sort", "Sort by the next column", "s"),
+    KeySpec("S", "reverse_sort", "Reverse", "Reverse the sort order", "S", footer=False),
+    KeySpec("f", "cycle_status", "Status", "Show all / active / SUCCESS / FAILURE / errors", "f"),
+    KeySpec("question_mark", "help", "Help", "Show the keys", "?"),
+    KeySpec("q", "quit", "Quit", "Quit siray-tui", "q"),
+)
+
+
+def bindings(specs: tuple[KeySpec, ...] = DASHBOARD_KEYS) -> list[Binding]:
+    """Textual bindings for ``specs``."""
+    return [
+        Binding(spec.keys, spec.action, spec.label, show=spec.footer, key_display=spec.shown)
+        for spec in specs
+    ]

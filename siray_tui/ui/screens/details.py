@@ -1,0 +1,274 @@
+"""DetailsScreen: everything known about one task, updated live while open.
+
+Server text is shown literally: each section is a :class:`~textual.content.Content` built
+from cleaned strings (never markup), and the raw JSON is ``json.dumps`` with
+``ensure_ascii=True``, which writes any control character left in the payload as a
+``\\u001b``-style escape instead of sending it to the terminal.
+
+| Key | Action |
+| --- | --- |
+| ``o`` | open the selected output (the one whose button has focus; else the first) |
+| ``d`` | download every output |
+| ``c`` | copy the selected output's URL (the task ID when there is no output) |
+| ``r`` | poll this task now |
+| ``escape`` / ``q`` | back to the table |
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+
+from siray_tui.core.errors import UnsafeUrlError
+from siray_tui.core.models import WatchedTask
+from siray_tui.core.report import format_ago, format_duration
+from siray_tui.core.text import check_url, clean_text, first_line
+from siray_tui.ui.columns import display_status, status_style
+
+if TYPE_CHECKING:
+    from siray_tui.ui.outputs import OutputActions
+
+Part = tuple[str, str] | str
+
+
+def local_time(timestamp: float | None) -> str:
+    """``2025-11-16 06:31:12 UTC`` in the local zone; ``-`` when unknown."""
+    if timestamp is None:
+        return "-"
+    try:
+        moment = datetime.fromtimestamp(timestamp).astimezone()
+    except (OverflowError, OSError, ValueError):
+        return f"{timestamp!r} (not a valid time)"
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def raw_json(task: WatchedTask) -> str:
+    """The last response's ``data`` object, pretty-printed with every control escaped."""
+    if task.state is None:
+        return "(no answer yet)"
+    try:
+        return json.dumps(dict(task.state.raw), indent=2, ensure_ascii=True, default=repr)
+    except (TypeError, ValueError) as exc:
+        return f"(cannot show the raw answer: {exc})"
+
+
+def _fields(task: WatchedTask, now: float) -> Content:
+    state = task.state
+    timings = state.timings(now) if state else None
+    status = display_status(task)
+    rows: list[tuple[str, Part]] = [
+        ("task ID", task.task_id),
+        ("label", clean_text(task.label) or "-"),
+        ("kind", task.kind.value),
+        ("status", (status, status_style(status))),
+        ("progress", "-" if not state or state.progress is None else f"{state.progress}%"),
+        ("outputs", str(len(state.outputs)) if state else "0"),
+        ("added", local_time(task.added_at or None)),
+        ("submitted", local_time(state.submit_time if state else None)),
+        ("started", local_time(state.start_time if state else None)),
+        ("finished", local_time(state.finish_time if state else None)),
+        ("queue", format_duration(timings.queue if timings else None)),
+        ("run", format_duration(timings.run if timings else None)),
+        ("total", format_duration(timings.total if timings else None)),
+        (
+            "last polled",
+            f"{local_time(task.last_polled_at)} ({format_ago(task.last_polled_at, now)})",
+        ),
+        ("poll error", (first_line(task.last_error, 400), "$warning") if task.last_error else "-"),
+        ("message", clean_text(state.message) if state and state.message else "-"),
+        ("action", clean_text(state.action) if state and state.action else "-"),
+    ]
+    parts: list[Part] = []
+    for name, value in rows:
+        parts += ["\n" if parts else "", (f"{name:>12}  ", "dim"), value]
+    return Content.assemble(*parts)
+
+
+def _history(task: WatchedTask) -> Content:
+    if not task.history:
+        return Content.assemble(("no status seen yet", "dim"))
+    parts: list[Part] = []
+    for change in task.history:
+        status = clean_text(change.status)
+        parts += [
+            "\n" if parts else "",
+            (f"{local_time(change.seen_at or None)}  ", "dim"),
+            (status, status_style(status)),
+        ]
+    return Content.assemble(*parts)
+
+
+def _reason(task: WatchedTask) -> Content:
+    reason = task.state.fail_reason if task.state else ""
+    if not reason:
+        return Content.assemble(("no fail reason", "dim"))
+    return Content.assemble((clean_text(reason, multiline=True), "$error"))
+
+
+class OutputRow(Horizontal):
+    """One output: its URL and its own open / download / copy buttons."""
+
+    DEFAULT_CSS = """
+    OutputRow { height: auto; }
+    OutputRow .output-url { width: 1fr; }
+    OutputRow Button { min-width: 10; margin-left: 1; }
+    """
+
+    def __init__(self, index: int, url: str, refused: str | None) -> None:
+        super().__init__(classes="output-row")
+        self.index = index
+        self.url = url
+        self.refused = refused
+
+    def compose(self) -> ComposeResult:
+        parts: list[Part] = [(f"{self.index}. ", "bold"), clean_text(self.url)]
+        if self.refused:
+            parts += ["\n   ", (self.refused, "$error")]
+        yield Static(Content.assemble(*parts), classes="output-url")
+        disabled = self.refused is not None
+        yield Button("Open", id=f"open-{self.index}", compact=True, disabled=disabled)
+        yield Button("Download", id=f"download-{self.index}", compact=True, disabled=disabled)
+        yield Button("Copy", id=f"copy-{self.index}", compact=True, disabled=disabled)
+
+
+class DetailsScreen(Screen[None]):
+    """One task in full. The dashboard calls :meth:`show_task` as new states arrive."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "back", "Back"),
+        Binding("o", "open", "Open"),
+        Binding("d", "download", "Download"),
+        Binding("c", "copy", "Copy URL"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    def __init__(
+        self,
+        task: WatchedTask,
+        actions: OutputActions,
+        now: float,
+        *,
+        allow_loopback_http: bool = False,
+        on_refresh: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.on_refresh = on_refresh
+        self.shown_task = task
+        self.actions = actions
+        self.now = now
+        self.allow_loopback_http = allow_loopback_http
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="details-body"):
+            yield Static(id="details-title")
+            yield Static(Content.assemble(("Fields", "bold underline")), classes="section")
+            yield Static(id="details-fields")
+            yield Static(Content.assemble(("Fail reason", "bold underline")), classes="section")
+            yield Static(id="details-reason")
+            yield Static(Content.assemble(("Outputs", "bold underline")), classes="section")
+            yield Vertical(id="details-outputs")
+            yield Static(Content.assemble(("Status history", "bold underline")), classes="section")
+            yield Static(id="details-history")
+            yield Static(
+                Content.assemble(("Last response (raw JSON)", "bold underline")), classes="section"
+            )
+            yield Static(id="details-json", classes="raw-json")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._outputs_shown: tuple[str, ...] | None = None
+        self.show_task(self.shown_task, self.now)
+
+    def show_task(self, task: WatchedTask, now: float) -> None:
+        """Render ``task`` (a newer copy of the same task, or the first one)."""
+        self.shown_task, self.now = task, now
+        title = Content.assemble(
+            (task_title := clean_text(task.label) or task.task_id, "bold"),
+            ("   " + task.task_id if task_title != task.task_id else "", "dim"),
+        )
+        self.query_one("#details-title", Static).update(title)
+        self.query_one("#details-fields", Static).update(_fields(task, now))
+        self.query_one("#details-reason", Static).update(_reason(task))
+        self.query_one("#details-history", Static).update(_history(task))
+        self.query_one("#details-json", Static).update(Content(raw_json(task)))
+        outputs = task.state.outputs if task.state else ()
+        if outputs != self._outputs_shown:
+            self._outputs_shown = outputs
+            self._show_outputs(outputs)
+
+    def _show_outputs(self, outputs: tuple[str, ...]) -> None:
+        box = self.query_one("#details-outputs", Vertical)
+        box.remove_children()
+        if not outputs:
+            box.mount(Static(Content.assemble(("no outputs", "dim"))))
+            return
+        rows = []
+        for index, url in enumerate(outputs, start=1):
+            try:
+                check_url(url, allow_loopback_http=self.allow_loopback_http)
+                refused = None
+            except UnsafeUrlError as exc:
+                refused = first_line(str(exc), 160)
+            rows.append(OutputRow(index, url, refused))
+        box.mount_all(rows)
+
+    def _selected_output(self) -> str | None:
+        """The output whose row holds the focus, else the first one."""
+        outputs = self.shown_task.state.outputs if self.shown_task.state else ()
+        if not outputs:
+            return None
+        if self.focused is not None:
+            for node in self.focused.ancestors_with_self:
+                if isinstance(node, OutputRow) and 1 <= node.index <= len(outputs):
+                    return outputs[node.index - 1]
+        return outputs[0]
+
+    @on(Button.Pressed)
+    async def _pressed(self, event: Button.Pressed) -> None:
+        action, _, number = (event.button.id or "").partition("-")
+        outputs = self.shown_task.state.outputs if self.shown_task.state else ()
+        if not number.isdigit() or not 1 <= int(number) <= len(outputs):
+            return
+        url = outputs[int(number) - 1]
+        if action == "open":
+            self.run_worker(self.actions.open(url), group="open")
+        elif action == "download":
+            self.run_worker(
+                self.actions.download(self.shown_task, only=int(number)), group="downloads"
+            )
+        elif action == "copy":
+            self.actions.copy_url(url)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_open(self) -> None:
+        url = self._selected_output()
+        if url is None:
+            self.notify("This task has no outputs yet", severity="warning")
+            return
+        self.run_worker(self.actions.open(url), group="open")
+
+    def action_download(self) -> None:
+        self.run_worker(self.actions.download(self.shown_task), group="downloads")
+
+    def action_copy(self) -> None:
+        url = self._selected_output()
+        if url is None:
+            self.actions.copy(self.shown_task.task_id, "task ID")
+        else:
+            self.actions.copy_url(url)
+
+    def action_refresh(self) -> None:
+        if self.on_refresh is not None:
+            self.on_refresh([self.shown_task.task_id])

@@ -1,0 +1,144 @@
+"""SummaryBar: counts per status, polling activity, latency percentiles and the view.
+
+It renders a :class:`SummaryView` and nothing else: the dashboard computes the view from
+its tasks and the poller's stats. Server text (the last error) is placed in the
+:class:`~textual.content.Content` as plain text, so it is never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.content import Content
+from textual.widgets import Static
+
+from siray_tui.core.report import format_ago, format_duration
+from siray_tui.core.text import first_line
+from siray_tui.ui.columns import status_style
+from siray_tui.ui.summary import Latency, TaskSummary
+
+_SEP = ("  │  ", "dim")
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryView:
+    """Everything the bar shows.
+
+    Attributes:
+        tasks: counts and latencies over all tasks.
+        loading: the watchlist is still being read.
+        polling: tasks the poller is polling (not final).
+        in_flight: requests waiting for an answer.
+        request_rate: requests per second, recently.
+        last_error: the latest poll error, cleaned, or None.
+        last_error_at: when it happened (wall seconds), or None.
+        paused: polling paused (by the user, or stopped on a bad token).
+        running: whether a poller is running at all (no token: not).
+        shown: rows passing the filters.
+        query: the text filter.
+        status_filter: the status filter name.
+        sort: the sort column and whether reversed.
+        now: wall seconds, for "12s ago".
+    """
+
+    tasks: TaskSummary = field(default_factory=TaskSummary)
+    loading: bool = False
+    polling: int = 0
+    in_flight: int = 0
+    request_rate: float = 0.0
+    last_error: str | None = None
+    last_error_at: float | None = None
+    paused: bool = False
+    running: bool = False
+    shown: int = 0
+    query: str = ""
+    status_filter: str = "all"
+    sort: tuple[str, bool] = ("added", False)
+    now: float = 0.0
+
+
+def _latency(name: str, latency: Latency) -> list[tuple[str, str] | str]:
+    if latency.count == 0:
+        return [(f"{name} ", "dim"), ("-", "dim")]
+    return [
+        (f"{name} p50 ", "dim"),
+        format_duration(latency.median),
+        (" p95 ", "dim"),
+        format_duration(latency.p95),
+    ]
+
+
+def render_summary(view: SummaryView) -> Content:
+    """The three lines of the bar as Content (server text stays literal)."""
+    if view.loading:
+        head: tuple[str, str] = ("reading the watchlist…", "bold")
+    else:
+        head = (f"{view.tasks.total} tasks", "bold")
+    parts: list[tuple[str, str] | str] = [head]
+    if view.tasks.counts:
+        parts.append(_SEP)
+        for index, (status, count) in enumerate(view.tasks.counts):
+            if index:
+                parts.append("  ")
+            parts += [(str(count), "bold"), " ", (status, status_style(status))]
+    parts.append("\n")
+
+    if not view.running:
+        parts += [("■ not polling", "bold $warning"), ("  unfinished ", "dim"), str(view.polling)]
+    else:
+        if view.paused:
+            parts.append((" ⏸ PAUSED ", "bold reverse $warning"))
+        else:
+            parts.append(("▶ live", "bold $success"))
+        parts += [
+            ("  polling ", "dim"),
+            str(view.polling),
+            ("  in flight ", "dim"),
+            str(view.in_flight),
+            ("  ", ""),
+            f"{view.request_rate:.1f}",
+            (" req/s", "dim"),
+        ]
+    parts += [
+        _SEP,
+        *_latency("queue", view.tasks.queue),
+        _SEP,
+        *_latency("run", view.tasks.run),
+        "\n",
+    ]
+
+    if view.last_error:
+        when = format_ago(view.last_error_at, view.now) if view.last_error_at else ""
+        parts += [("last error ", "dim"), (first_line(view.last_error, 120), "$warning")]
+        if when:
+            parts.append((f" ({when})", "dim"))
+    else:
+        parts.append(("no poll errors", "dim"))
+    parts += [_SEP, ("showing ", "dim"), (f"{view.shown} of {view.tasks.total}", "bold")]
+    if view.status_filter != "all":
+        parts += [("  status ", "dim"), (view.status_filter, "bold $accent")]
+    if view.query:
+        parts += [("  filter ", "dim"), (repr(first_line(view.query, 40)), "bold $accent")]
+    column, reverse = view.sort
+    if column != "added" or reverse:
+        parts += [("  sort ", "dim"), (f"{column} {'▼' if reverse else '▲'}", "bold")]
+    return Content.assemble(*parts)
+
+
+class SummaryBar(Static):
+    """Three lines over the table: what is where, how polling goes, what is shown."""
+
+    DEFAULT_CSS = """
+    SummaryBar {
+        height: auto;
+        padding: 0 1;
+        background: $boost;
+    }
+    """
+
+    def show(self, view: SummaryView) -> None:
+        """Render ``view`` (skipped when nothing visible changed)."""
+        content = render_summary(view)
+        if content != getattr(self, "_last", None):
+            self._last = content
+            self.update(content)

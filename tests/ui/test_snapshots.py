@@ -1,0 +1,145 @@
+"""SVG snapshots of the dashboard's screens (fixed clock, UTC, polling off, no blink).
+
+Regenerate with ``pytest tests/ui/test_snapshots.py --snapshot-update`` and look at the
+report before committing: a snapshot is only as good as what it was checked to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.pilot import Pilot
+
+from siray_tui.core.poller import AuthFailed, RateLimited
+from siray_tui.ui.screens.add_tasks import AddTasksScreen
+from siray_tui.ui.widgets.task_table import TaskTable
+from tests.ui.conftest import AppFactory, select, still
+from tests.ui.fixtures import NOW, every_status, make_task
+
+WIDE = (140, 36)
+
+
+async def _settle(pilot: Pilot[Any]) -> None:
+    still(pilot)
+    await pilot.pause()
+    while pilot.app.screen.query(TaskTable) and pilot.app.dashboard.table.filling:
+        await pilot.pause(0.05)
+
+
+def test_dashboard_every_status(snap_compare: Any, make_app: AppFactory) -> None:
+    """Every status with its colour, bars, durations, reasons and the summary."""
+    assert snap_compare(make_app(), terminal_size=WIDE, run_before=_settle)
+
+
+def test_no_token(snap_compare: Any, make_app: AppFactory) -> None:
+    """Without a token the watchlist still shows, with one line on how to set it."""
+    assert snap_compare(make_app(token=None), terminal_size=WIDE, run_before=_settle)
+
+
+def test_details_of_failed_task(snap_compare: Any, make_app: AppFactory) -> None:
+    """Fields in UTC, the multi-line fail reason, history and the raw JSON."""
+
+    async def open_details(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await select(pilot, "video_77aa1290bc")
+
+    assert snap_compare(
+        make_app(), press=["enter"], terminal_size=(120, 60), run_before=open_details
+    )
+
+
+def test_details_of_successful_task(snap_compare: Any, make_app: AppFactory) -> None:
+    """Each output with its own open / download / copy buttons."""
+
+    async def open_details(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await select(pilot, "image_a8813a4b4c9")
+
+    assert snap_compare(
+        make_app(), press=["enter"], terminal_size=(120, 50), run_before=open_details
+    )
+
+
+def test_add_dialog(snap_compare: Any, make_app: AppFactory) -> None:
+    """The paste box counts valid IDs and names the invalid ones."""
+
+    async def open_dialog(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.app.push_screen(
+            AddTasksScreen("image_1a2b3c, video_4d5e6f\nnot valid! image_7a8b9c")
+        )
+        await pilot.pause()
+        still(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=open_dialog)
+
+
+def test_help(snap_compare: Any, make_app: AppFactory) -> None:
+    """The key table."""
+    assert snap_compare(
+        make_app(), press=["question_mark"], terminal_size=(120, 40), run_before=_settle
+    )
+
+
+def test_text_filter(snap_compare: Any, make_app: AppFactory) -> None:
+    """``/video`` keeps only matching rows; the summary says how many."""
+    assert snap_compare(
+        make_app(),
+        press=["slash", *"video", "enter"],
+        terminal_size=WIDE,
+        run_before=_settle,
+    )
+
+
+def test_status_filter_and_sort(snap_compare: Any, make_app: AppFactory) -> None:
+    """``f`` twice shows SUCCESS only... here: active tasks sorted by total, reversed."""
+    assert snap_compare(
+        make_app(),
+        press=["f", "s", "s", "s", "s", "s", "s", "s", "S"],
+        terminal_size=WIDE,
+        run_before=_settle,
+    )
+
+
+def test_small_terminal(snap_compare: Any, make_app: AppFactory) -> None:
+    """80x24: the table scrolls sideways, the summary wraps, nothing overlaps."""
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_auth_banner(snap_compare: Any, make_app: AppFactory) -> None:
+    """A 401 stops polling and says so in a banner, not a traceback."""
+
+    async def reject(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        app = pilot.app
+        app._forward(AuthFailed("HTTP 401 unauthorized: invalid token"))
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=WIDE, run_before=reject)
+
+
+def test_rate_limit_banner(snap_compare: Any, make_app: AppFactory) -> None:
+    """A 429 shows when polling resumes."""
+
+    async def limit(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        pilot.app._forward(RateLimited(until=NOW + 42, retry_after=42.0))
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=WIDE, run_before=limit)
+
+
+def test_hostile_text_is_literal(snap_compare: Any, make_app: AppFactory) -> None:
+    """Markup, escapes and bidi controls from the server show as inert text."""
+    hostile = make_task(
+        "image_bad000001",
+        "FAILURE",
+        label="[@click=app.quit]label[/]",
+        ago=100,
+        queue=5,
+        run=20,
+        fail_reason="[/x] \x1b[31mred\x1b]0;title\x07 \u202eevil\u202c [@click=app.quit]x[/]",
+        last_error=None,
+    )
+    tasks = [*every_status()[:3], hostile]
+    assert snap_compare(make_app(tasks), terminal_size=WIDE, run_before=_settle)
