@@ -8,6 +8,7 @@ from typing import TextIO
 
 from siray_tui.core.models import WatchedTask
 from siray_tui.core.report import format_ago, format_duration, status_text, task_record
+from siray_tui.core.store import WatchlistStore
 from siray_tui.core.text import first_line
 
 _HEADERS = (
@@ -72,3 +73,10 @@ def print_json_lines(tasks: Iterable[WatchedTask], now: float, out: TextIO) -> N
     for task in tasks:
         out.write(json.dumps(task_record(task, now), ensure_ascii=False) + "\n")
     out.flush()
+
+
+def report_warnings(store: WatchlistStore, err: TextIO) -> None:
+    """Tell the user, once each, what the store had to do (a corrupt file moved aside)."""
+    for warning in store.warnings:
+        err.write(f"siray-tui: warning: {warning}\n")
+    store.warnings.clear()

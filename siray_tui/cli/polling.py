@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TextIO
 
-from siray_tui.cli.output import print_json_lines, print_tasks
+from siray_tui.cli.output import print_json_lines, print_tasks, report_warnings
 from siray_tui.config import Settings
 from siray_tui.core.client import SirayClient
 from siray_tui.core.clock import Clock, SystemClock
@@ -106,19 +106,22 @@ def _build_client(settings: Settings, err: TextIO) -> SirayClient | None:
         return None
 
 
-def _report_warnings(store: WatchlistStore, err: TextIO) -> None:
-    for warning in store.warnings:
-        err.write(f"siray-tui: warning: {warning}\n")
-    store.warnings.clear()
+def _load(store: WatchlistStore, ids: Sequence[str], err: TextIO) -> dict[str, WatchedTask] | None:
+    """The watchlist, with ``ids`` added first when missing (so their state is kept).
 
-
-def _load(store: WatchlistStore, ids: Sequence[str]) -> dict[str, WatchedTask]:
-    """The watchlist, with ``ids`` added first when missing (so their state is kept)."""
-    watchlist = store.load()
-    missing = [task_id for task_id in ids if task_id not in watchlist.tasks]
-    if missing:
-        store.add(missing)
+    Returns None after a one-line error when the watchlist cannot be used.
+    """
+    try:
         watchlist = store.load()
+        missing = [task_id for task_id in ids if task_id not in watchlist.tasks]
+        if missing:
+            store.add(missing)
+            watchlist = store.load()
+    except SirayError as exc:
+        _fail(err, str(exc))
+        return None
+    finally:
+        report_warnings(store, err)
     return dict(watchlist.tasks)
 
 
@@ -200,12 +203,9 @@ async def run_status(
         return EXIT_ERROR
     try:
         store = store if store is not None else WatchlistStore(settings.data_dir)
-        try:
-            tasks = _load(store, ids)
-        except SirayError as exc:
-            return _fail(err, str(exc))
-        finally:
-            _report_warnings(store, err)
+        tasks = _load(store, ids, err)
+        if tasks is None:
+            return EXIT_ERROR
         wanted = ids or list(tasks)
         if not wanted:
             err.write("siray-tui: nothing to query: the watchlist is empty\n")
@@ -213,7 +213,7 @@ async def run_status(
         clock = SystemClock()
         queried = [tasks[i] for i in wanted]
         poller, outcome = await _status_round(api, store, clock, settings, queried)
-        _report_warnings(store, err)
+        report_warnings(store, err)
     finally:
         if client is not None:
             await client.aclose()
@@ -317,12 +317,9 @@ async def run_wait(
         return EXIT_ERROR
     try:
         store = store if store is not None else WatchlistStore(settings.data_dir)
-        try:
-            tasks = _load(store, ids)
-        except SirayError as exc:
-            return _fail(err, str(exc))
-        finally:
-            _report_warnings(store, err)
+        tasks = _load(store, ids, err)
+        if tasks is None:
+            return EXIT_ERROR
         if ids:
             waited = [tasks[i] for i in ids]
         else:
@@ -332,7 +329,7 @@ async def run_wait(
                 return EXIT_OK
         waiter = _Waiter(api, store, settings, waited, json_output, out, err)
         code = await waiter.wait(timeout)
-        _report_warnings(store, err)
+        report_warnings(store, err)
         return code
     finally:
         if client is not None:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
-from siray_tui.cli.output import print_json_lines, print_tasks
+from siray_tui.cli.output import print_json_lines, print_tasks, report_warnings
 from siray_tui.config import Settings
 from siray_tui.core.errors import InvalidTaskIdError
 from siray_tui.core.models import TaskKind, validate_task_id
@@ -26,12 +26,6 @@ def split_ids(chunks: Iterable[str]) -> Iterator[str]:
     """Task IDs from text where commas and any white space separate them."""
     for chunk in chunks:
         yield from (part for part in _SEPARATORS.split(chunk) if part)
-
-
-def _report_warnings(store: WatchlistStore, err: TextIO) -> None:
-    for warning in store.warnings:
-        err.write(f"siray-tui: warning: {warning}\n")
-    store.warnings.clear()
 
 
 def add(
@@ -63,7 +57,7 @@ def add(
         return EXIT_INVALID
     store = WatchlistStore(settings.data_dir)
     result = store.add(valid, kind=kind, label=label) if valid else None
-    _report_warnings(store, err)
+    report_warnings(store, err)
     added = len(result.added) if result else 0
     already = len(result.already) if result else 0
     parts = [f"added {added} task{'s' if added != 1 else ''}"]
@@ -80,7 +74,7 @@ def remove(settings: Settings, ids: Sequence[str], out: TextIO, err: TextIO) -> 
     wanted = list(dict.fromkeys(split_ids(ids)))
     store = WatchlistStore(settings.data_dir)
     removed = store.remove(wanted)
-    _report_warnings(store, err)
+    report_warnings(store, err)
     gone = set(removed)
     unknown = [task_id for task_id in wanted if task_id not in gone]
     for task_id in unknown:
@@ -93,7 +87,7 @@ def clear_finished(settings: Settings, out: TextIO, err: TextIO) -> int:
     """Remove every SUCCESS and FAILURE task."""
     store = WatchlistStore(settings.data_dir)
     removed = store.clear_finished()
-    _report_warnings(store, err)
+    report_warnings(store, err)
     out.write(f"Removed {len(removed)} finished task{'s' if len(removed) != 1 else ''}.\n")
     return EXIT_OK
 
@@ -102,7 +96,7 @@ def list_tasks(settings: Settings, json_output: bool, out: TextIO, err: TextIO) 
     """The watchlist as last seen, without touching the network."""
     store = WatchlistStore(settings.data_dir)
     tasks = store.load().tasks.values()
-    _report_warnings(store, err)
+    report_warnings(store, err)
     now = time.time()
     if json_output:
         print_json_lines(tasks, now, out)
