@@ -32,16 +32,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from siray_tui.core.clock import FakeClock  # noqa: E402
-from siray_tui.core.models import TaskStatus  # noqa: E402
-from siray_tui.core.poller import TaskUpdated  # noqa: E402
-from siray_tui.core.store import WatchlistStore  # noqa: E402
-from siray_tui.ui import app as app_module  # noqa: E402
-from siray_tui.ui.app import SirayApp  # noqa: E402
-from siray_tui.ui.columns import cell_text, row_spec  # noqa: E402
-from siray_tui.ui.widgets.task_table import TaskTable  # noqa: E402
-from tests.ui.fixtures import NOW, fill_store, many_tasks, settings_for  # noqa: E402
-from tests.ui.test_table_updates import progressed  # noqa: E402
+from siray_tui.core.clock import FakeClock
+from siray_tui.core.models import TaskStatus
+from siray_tui.core.poller import TaskUpdated
+from siray_tui.core.store import WatchlistStore
+from siray_tui.ui import app as app_module
+from siray_tui.ui.app import SirayApp
+from siray_tui.ui.columns import cell_text, row_spec
+from siray_tui.ui.widgets.task_table import TaskTable
+from tests.ui.fixtures import NOW, fill_store, many_tasks, settings_for
+from tests.ui.test_table_updates import progressed
 
 TASKS = 10_000
 CHANGES = 1_000
@@ -89,8 +89,8 @@ class FrameWatch:
     def first_with_rows(self, since: float) -> float | None:
         return next((t for t, rows in self.frames if t >= since and rows > 0), None)
 
-    async def next_frame(self, pilot: Any, since: float, timeout: float = 5.0) -> float:
-        end = time.perf_counter() + timeout
+    async def next_frame(self, pilot: Any, since: float) -> float:
+        end = time.perf_counter() + 5.0
         while time.perf_counter() < end:
             frame = next((t for t, _ in self.frames if t > since), None)
             if frame is not None:
@@ -197,7 +197,7 @@ async def case_changes(tmp: Path, naive: bool) -> dict[str, float]:
                 app.dashboard.flush_timer.pause()
                 for task in updates:
                     app._forward(TaskUpdated(task, TaskStatus.IN_PROGRESS, True))
-                while grid.pending < len(updates):
+                while grid.pending < len(updates):  # noqa: ASYNC110 (polling a counter)
                     await asyncio.sleep(0.001)
                 t0 = time.perf_counter()
                 app.dashboard.flush()

@@ -7,16 +7,20 @@ there (Debian: ``librsvg2-2`` and ``libcairo2``) and skips the PNGs otherwise.
 from __future__ import annotations
 
 import ctypes
-import re
 import ctypes.util
+import re
 from pathlib import Path
 
 _CAIRO_FORMAT_ARGB32 = 0
 
 
 class _Rectangle(ctypes.Structure):
-    _fields_ = [("x", ctypes.c_double), ("y", ctypes.c_double),
-                ("width", ctypes.c_double), ("height", ctypes.c_double)]
+    _fields_ = [
+        ("x", ctypes.c_double),
+        ("y", ctypes.c_double),
+        ("width", ctypes.c_double),
+        ("height", ctypes.c_double),
+    ]
 
 
 def _load(names: tuple[str, ...]) -> ctypes.CDLL | None:
@@ -52,9 +56,16 @@ def convert(svg: Path, png: Path, scale: float = 1.0) -> None:
         raise RuntimeError("librsvg-2 and cairo are not available")
     rsvg, cairo = libs
     rsvg.rsvg_handle_get_intrinsic_size_in_pixels.argtypes = [
-        ctypes.c_void_p, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)]
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_double),
+        ctypes.POINTER(ctypes.c_double),
+    ]
     rsvg.rsvg_handle_render_document.argtypes = [
-        ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(_Rectangle), ctypes.c_void_p]
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.POINTER(_Rectangle),
+        ctypes.c_void_p,
+    ]
     cairo.cairo_image_surface_create.restype = ctypes.c_void_p
     cairo.cairo_create.restype = ctypes.c_void_p
     cairo.cairo_create.argtypes = [ctypes.c_void_p]

@@ -31,7 +31,7 @@ from siray_tui.sim.server import render_task
 
 logger = logging.getLogger(__name__)
 
-DEMO_TOKEN: Final = "demo"
+DEMO_TOKEN: Final = "demo"  # noqa: S105 (the simulator's, not a secret)
 DEMO_SEED: Final = 7
 NOT_FOUND_ID: Final = "image_0000deadbeef404"
 LABELS: Final = ("product shot", "hero banner", "night clip", "thumbnail", "storyboard")
@@ -176,7 +176,7 @@ def start_demo(
     demo_settings = settings.with_overrides(
         base_url=server.base_url,
         token=Secret(DEMO_TOKEN),
-        token_source="demo",
+        token_source="demo",  # noqa: S106 (where the token came from)
         data_dir=data_dir,
         download_dir=data_dir / "downloads",
         interval=2.0,

@@ -21,7 +21,7 @@ from siray_tui.core.text import is_loopback_host
 from siray_tui.ui.commands import DashboardCommands
 from siray_tui.ui.messages import from_event
 from siray_tui.ui.outputs import DownloaderFactory
-from siray_tui.ui.screens.dashboard import NO_TOKEN_MESSAGE, DashboardScreen
+from siray_tui.ui.screens.dashboard import SETUP_HINT, DashboardScreen
 
 
 def token_problem(settings: Settings) -> str | None:
@@ -32,7 +32,7 @@ def token_problem(settings: Settings) -> str | None:
 
     if is_loopback_host(urlsplit(settings.base_url).hostname or ""):
         return None  # a local simulator; it answers 401 itself if it wants a token
-    return NO_TOKEN_MESSAGE
+    return SETUP_HINT
 
 
 class SirayApp(App[int]):

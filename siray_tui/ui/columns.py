@@ -85,7 +85,7 @@ class Column:
 
 
 COLUMNS: Final[tuple[Column, ...]] = (
-    Column("task", "task", 30),
+    Column("task", "task", 26),
     Column("kind", "kind", 5),
     Column("status", "status", 11),
     Column("progress", "progress", PROGRESS_BAR_CELLS + 5),

@@ -144,8 +144,9 @@ class SummaryTracker:
         state = task.state
         if (state is None or not state.status.is_final) and not task.not_found:
             self._unfinished += sign
-        for value, values in zip(_finished_timings(task, now), (self._queue, self._run),
-                                 strict=True):
+        for value, values in zip(
+            _finished_timings(task, now), (self._queue, self._run), strict=True
+        ):
             if value is None:
                 continue
             if sign > 0:

@@ -100,8 +100,19 @@ def still(pilot: Pilot[Any]) -> None:
             widget.cursor_blink = False
 
 
+async def ready(pilot: Pilot[Any]) -> None:
+    """Wait until the watchlist is read, shown in full and handed to the poller."""
+    app = pilot.app
+    for _ in range(400):
+        if app.dashboard.loaded and not table(app).filling:  # type: ignore[attr-defined]
+            break
+        await pilot.pause(0.01)
+    await pilot.pause()
+
+
 async def select(pilot: Pilot[Any], task_id: str) -> None:
     """Put the table cursor on ``task_id``."""
+    await ready(pilot)
     grid = table(pilot.app)  # type: ignore[arg-type]
     grid.move_cursor(row=grid.get_row_index(task_id), animate=False)
     await pilot.pause()

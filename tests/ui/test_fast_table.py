@@ -57,7 +57,8 @@ async def test_renders_like_datatable() -> None:
         for row in range(20):
             for column in range(4):
                 for cursor in (False, True):
-                    args = (row, column, fast.rich_style, 13, cursor, False)
+                    column_width = fast.ordered_columns[column].get_render_width(fast)
+                    args = (row, column, fast.rich_style, column_width, cursor, False)
                     assert fast._render_cell(*args) == plain._render_cell(*args)
         fast.remove_row("r7")
         plain.remove_row("r7")

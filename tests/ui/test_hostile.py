@@ -14,7 +14,7 @@ from siray_tui.core.clock import SystemClock
 from siray_tui.core.errors import AuthError, ServerError
 from siray_tui.core.models import TaskKind, TaskState
 from siray_tui.ui.screens.details import DetailsScreen
-from tests.ui.conftest import AppFactory, FakeSource, finish_workers, select, table
+from tests.ui.conftest import AppFactory, FakeSource, finish_workers, ready, select, table
 from tests.ui.fixtures import make_task
 
 HOSTILE = (
@@ -83,11 +83,17 @@ async def test_hostile_payloads_through_the_poller(make_app: AppFactory) -> None
     ]
     app = make_app(tasks, clock=SystemClock(), start_polling=True, source=HostileSource())
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
         grid = table(app)
         for _ in range(60):
             await pilot.pause(0.05)
-            if all(grid.tasks[t.task_id].last_polled_at or grid.tasks[t.task_id].last_error
-                   for t in tasks) and grid.pending == 0:
+            if (
+                all(
+                    grid.tasks[t.task_id].last_polled_at or grid.tasks[t.task_id].last_error
+                    for t in tasks
+                )
+                and grid.pending == 0
+            ):
                 break
         await pilot.pause(0.3)
         assert grid.tasks["image_fail000001"].status is not None
@@ -114,6 +120,7 @@ async def test_hostile_auth_message_in_banner(make_app: AppFactory) -> None:
     tasks = [make_task("image_auth000001", None, polled_ago=None)]
     app = make_app(tasks, clock=SystemClock(), start_polling=True, source=HostileSource())
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
         for _ in range(40):
             await pilot.pause(0.05)
             if app.dashboard.banner.kind == "auth":

@@ -20,7 +20,7 @@ from siray_tui.ui.keys import DASHBOARD_KEYS
 from siray_tui.ui.screens.add_tasks import AddTasksScreen, parse_ids
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
-from tests.ui.conftest import AppFactory, FakeSource, finish_workers, select, table
+from tests.ui.conftest import AppFactory, FakeSource, finish_workers, ready, select, table
 from tests.ui.fixtures import every_status, make_task
 
 SIZE = (120, 36)
@@ -37,6 +37,7 @@ def notes(app: Any) -> list[str]:
 async def test_add_dialog_adds_valid_and_names_invalid(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("a")
         assert isinstance(app.screen, AddTasksScreen)
         app.screen.query_one(TextArea).text = "image_new001, video_new002\nbad/id! image_new001"
@@ -65,6 +66,7 @@ def test_parse_ids_separators() -> None:
 async def test_remove_and_undo(make_app: AppFactory, key: str) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await select(pilot, "video_77aa1290bc")
         before = table(app).tasks["video_77aa1290bc"]
         await pilot.press(key)
@@ -86,6 +88,7 @@ async def test_remove_and_undo(make_app: AppFactory, key: str) -> None:
 async def test_enter_opens_details(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await select(pilot, "image_0b91c2f3aa")
         await pilot.press("enter")
         await pilot.pause()
@@ -103,6 +106,7 @@ async def test_open_output_in_browser(
     monkeypatch.setattr(webbrowser, "open", lambda url, new=0: opened.append(url) or True)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await select(pilot, "image_a8813a4b4c9")
         await pilot.press("o")
         await finish_workers(app)
@@ -116,6 +120,7 @@ async def test_open_without_browser_shows_url(
     monkeypatch.setattr(webbrowser, "open", lambda url, new=0: False)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await select(pilot, "image_a8813a4b4c9")
         await pilot.press("o")
         await finish_workers(app)
@@ -131,6 +136,7 @@ async def test_open_refuses_unsafe_url(
     bad = make_task("image_js0000001", "SUCCESS", outputs=["javascript:alert(1)"])
     app = make_app([bad])
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("o")
         await finish_workers(app)
         assert opened == []
@@ -147,6 +153,7 @@ async def test_download_from_simulator(make_app: AppFactory, sim: SimServer) -> 
         base_url=sim.base_url,
     )
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         grid = table(app)
         for _ in range(100):
             await pilot.pause(0.05)
@@ -164,6 +171,7 @@ async def test_download_from_simulator(make_app: AppFactory, sim: SimServer) -> 
 async def test_copy_task_id(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await select(pilot, "video_1234abcd99")
         await pilot.press("c")
         assert app.clipboard == "video_1234abcd99"
@@ -173,6 +181,7 @@ async def test_copy_task_id(make_app: AppFactory) -> None:
 async def test_copy_output_url_in_details(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await select(pilot, "image_a8813a4b4c9")
         await pilot.press("enter")
         await pilot.pause()
@@ -192,6 +201,7 @@ def _polling_app(make_app: AppFactory) -> tuple[Any, FakeSource]:
 async def test_refresh_selected_and_all(make_app: AppFactory) -> None:
     app, source = _polling_app(make_app)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.pause(0.3)
         source.calls.clear()
         await select(pilot, "image_a8813a4b4c9")  # final: never polled unless refreshed
@@ -207,6 +217,7 @@ async def test_refresh_selected_and_all(make_app: AppFactory) -> None:
 async def test_pause_and_resume(make_app: AppFactory) -> None:
     app, _ = _polling_app(make_app)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("p")
         await pilot.pause()
         assert app.poller.paused
@@ -220,6 +231,7 @@ async def test_pause_and_resume(make_app: AppFactory) -> None:
 async def test_filter_and_escape(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("slash", *"gpu", "enter")
         await pilot.pause()
         grid = table(app)
@@ -234,6 +246,7 @@ async def test_filter_and_escape(make_app: AppFactory) -> None:
 async def test_sort_keeps_cursor_on_task(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await select(pilot, "product 12".replace("product 12", "image_4c5d6e7f80"))
         grid = table(app)
         for _ in range(12):
@@ -255,6 +268,7 @@ async def test_sort_keeps_cursor_on_task(make_app: AppFactory) -> None:
 async def test_status_filter_cycles(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         grid = table(app)
         seen = []
         for _ in range(5):
@@ -267,6 +281,7 @@ async def test_status_filter_cycles(make_app: AppFactory) -> None:
 async def test_help_and_quit(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
@@ -279,6 +294,7 @@ async def test_help_and_quit(make_app: AppFactory) -> None:
 async def test_command_palette_lists_every_action(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause(0.3)
         palette = app.screen
@@ -298,6 +314,7 @@ async def test_command_palette_lists_every_action(make_app: AppFactory) -> None:
 async def test_store_written_by_another_process_shows_up(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         WatchlistStore(app.settings.data_dir).add(["video_fromscript1"], label="script")
         app.dashboard._check_sync()
         await finish_workers(app)

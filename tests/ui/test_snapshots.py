@@ -12,18 +12,15 @@ from textual.pilot import Pilot
 
 from siray_tui.core.poller import AuthFailed, RateLimited
 from siray_tui.ui.screens.add_tasks import AddTasksScreen
-from siray_tui.ui.widgets.task_table import TaskTable
-from tests.ui.conftest import AppFactory, select, still
+from tests.ui.conftest import AppFactory, ready, select, still
 from tests.ui.fixtures import NOW, every_status, make_task
 
 WIDE = (140, 36)
 
 
 async def _settle(pilot: Pilot[Any]) -> None:
+    await ready(pilot)
     still(pilot)
-    await pilot.pause()
-    while pilot.app.screen.query(TaskTable) and pilot.app.dashboard.table.filling:
-        await pilot.pause(0.05)
 
 
 def test_dashboard_every_status(snap_compare: Any, make_app: AppFactory) -> None:

@@ -11,7 +11,7 @@ from siray_tui.core.models import StatusChange, TaskState, TaskStatus, WatchedTa
 from siray_tui.core.poller import TaskUpdated
 from siray_tui.ui.columns import SORT_KEYS, matches
 from siray_tui.ui.widgets.task_table import TaskTable
-from tests.ui.conftest import AppFactory, select, table
+from tests.ui.conftest import AppFactory, ready, select, table
 from tests.ui.fixtures import NOW, every_status, many_tasks
 
 
@@ -45,11 +45,12 @@ async def test_many_events_update_cells_not_rows(make_app: AppFactory, monkeypat
     tasks = many_tasks(600)
     app = make_app(tasks)
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
         grid = table(app)
         while grid.filling:
             await pilot.pause(0.05)
         grid.set_sort("status")
-        grid.set_filter(query="image")
+        grid.set_filter(text="image")
         while grid.filling:
             await pilot.pause(0.05)
         running = [i for i in grid.shown_ids if grid.tasks[i].status is TaskStatus.IN_PROGRESS]
@@ -63,8 +64,11 @@ async def test_many_events_update_cells_not_rows(make_app: AppFactory, monkeypat
         by_id = dict(grid.tasks)
         for _ in range(1000):  # many events, several per task: only the last one counts
             task_id = rng.choice(running)
-            app._forward(TaskUpdated(progressed(by_id[task_id], rng.randint(0, 99)),
-                                     TaskStatus.IN_PROGRESS, False))
+            app._forward(
+                TaskUpdated(
+                    progressed(by_id[task_id], rng.randint(0, 99)), TaskStatus.IN_PROGRESS, False
+                )
+            )
         await pilot.pause(0.6)
         assert grid.pending == 0
         assert clears[0] == 0 and grid.rebuilds == rebuilds
@@ -76,14 +80,17 @@ async def test_many_events_update_cells_not_rows(make_app: AppFactory, monkeypat
         assert all(matches(grid.tasks[i], "image") for i in shown)
         keys = [SORT_KEYS["status"](grid.tasks[i], NOW) for i in shown]
         assert keys == sorted(keys)
-        row_order = [grid.coordinate_to_cell_key((r, 0)).row_key.value  # type: ignore[arg-type]
-                     for r in range(grid.row_count)]
+        row_order = [
+            grid.coordinate_to_cell_key((r, 0)).row_key.value  # type: ignore[arg-type]
+            for r in range(grid.row_count)
+        ]
         assert row_order == shown
 
 
 async def test_status_change_moves_row_and_keeps_cursor(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
         grid = table(app)
         grid.set_sort("status")
         await select(pilot, "image_9988776655")
@@ -101,6 +108,7 @@ async def test_status_change_moves_row_and_keeps_cursor(make_app: AppFactory) ->
 async def test_status_filter_drops_finished_rows(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
         grid = table(app)
         await pilot.press("f")  # active
         await pilot.pause()
@@ -116,6 +124,7 @@ async def test_first_answer_does_not_notify(make_app: AppFactory) -> None:
     pending = [t for t in every_status() if t.task_id == "image_0000000001"]
     app = make_app(pending)
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
         done = every_status()[0]
         answered = dataclasses.replace(done, task_id="image_0000000001", label="just added")
         app._forward(TaskUpdated(answered, None, True))
@@ -127,11 +136,19 @@ async def test_first_answer_does_not_notify(make_app: AppFactory) -> None:
 async def test_many_finishes_are_one_notification(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
         grid = table(app)
-        for task_id in ("image_4c5d6e7f80", "video_1234abcd99", "image_9988776655",
-                        "video_c0ffee0001"):
-            app._forward(TaskUpdated(progressed(grid.tasks[task_id], 100, "SUCCESS"),
-                                     TaskStatus.QUEUED, True))
+        for task_id in (
+            "image_4c5d6e7f80",
+            "video_1234abcd99",
+            "image_9988776655",
+            "video_c0ffee0001",
+        ):
+            app._forward(
+                TaskUpdated(
+                    progressed(grid.tasks[task_id], 100, "SUCCESS"), TaskStatus.QUEUED, True
+                )
+            )
         await pilot.pause(0.5)
         finished = [n.message for n in app._notifications if "finished" in n.message]
         assert finished == ["4 tasks finished: 4 SUCCESS, 0 FAILURE"]

@@ -3,8 +3,8 @@
 The App posts the poller's events here as messages (:mod:`siray_tui.ui.messages`); this
 screen stages them in the table, which repaints at most four times a second, and turns
 the ones a person should hear about (a task finishing, a bad token, a 429) into
-notifications and a banner. It owns the user's changes to the watchlist: adds and
-removals go to the store (in a thread: the file is fsynced) and to the poller.
+notifications and a banner. Changes to the watchlist (add, remove, undo, and those of
+other processes) live in its base class, :class:`WatchlistEdits`.
 
 | Key | Action |
 | --- | --- |
@@ -33,13 +33,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
 from siray_tui.config import Settings
 from siray_tui.core.clock import Clock
 from siray_tui.core.errors import SirayError
-from siray_tui.core.models import TaskKind, TaskStatus, WatchedTask
+from siray_tui.core.models import TaskStatus, WatchedTask
 from siray_tui.core.poller import Poller
 from siray_tui.core.report import format_duration
 from siray_tui.core.store import WatchlistStore
@@ -49,17 +48,18 @@ from siray_tui.ui.columns import SORT_CYCLE, STATUS_FILTERS, task_name
 from siray_tui.ui.keys import bindings
 from siray_tui.ui.outputs import DownloaderFactory, OutputActions
 from siray_tui.ui.preview import preview_tasks
-from siray_tui.ui.screens.add_tasks import AddRequest, AddTasksScreen
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
-from siray_tui.ui.sync import SyncResult, WatchlistSync
+from siray_tui.ui.screens.watchlist_edits import WatchlistEdits, copy_task
+from siray_tui.ui.summary import SummaryTracker
+from siray_tui.ui.sync import WatchlistSync
 from siray_tui.ui.widgets.banner import Banner
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
 from siray_tui.ui.widgets.summary_bar import SummaryBar, SummaryView
 from siray_tui.ui.widgets.task_table import FLUSH_INTERVAL, TICK_INTERVAL, TaskTable
 
 if TYPE_CHECKING:
-    from textual.timer import Timer
+    pass
 
 SYNC_INTERVAL = 3.0
 LARGE_WATCHLIST = 2_000
@@ -67,31 +67,13 @@ LARGE_FILE = 1_000_000
 """Bytes of watchlist.json (~1,700 tasks) from which the read's objects are frozen."""
 MAX_SINGLE_NOTIFICATIONS = 3
 
-NO_TOKEN_MESSAGE = (
+SETUP_HINT = (
     "No API token, so polling is off. Set one with  export SIRAY_API_TOKEN=...  and restart,"
     " or try  siray-tui --demo"
 )
 
 
-def _copy(task: WatchedTask) -> WatchedTask:
-    """A copy for the poller, which updates the tasks it is given in place.
-
-    Positional construction: ``dataclasses.replace`` is 3x slower (80 ms for 10,000).
-    """
-    return WatchedTask(
-        task.task_id,
-        task.kind,
-        task.label,
-        task.added_at,
-        task.state,
-        task.last_polled_at,
-        task.last_error,
-        task.not_found,
-        list(task.history),
-    )
-
-
-class DashboardScreen(Screen[None]):
+class DashboardScreen(WatchlistEdits):
     """The main screen. See the module docstring for its keys.
 
     Args:
@@ -125,15 +107,10 @@ class DashboardScreen(Screen[None]):
         self.polling = polling
         self.token_problem = token_problem
         self._downloader_factory = downloader_factory
-        self.undo_stack: list[list[WatchedTask]] = []
-        self._removed_here: set[str] = set()
         self._finished: list[WatchedTask] = []
         self._rate_limited_until: float | None = None
         self._last_error: str | None = None
         self._last_error_at: float | None = None
-        self._sync: WatchlistSync | None = None
-        self._syncing = False
-        self._sync_timer: Timer | None = None
         self.actions: OutputActions
         self.loaded = False
         """Whether the watchlist has been read (it is read in a thread at mount)."""
@@ -148,11 +125,6 @@ class DashboardScreen(Screen[None]):
         yield TaskTable(self.clock, id="tasks")
         yield DownloadsPanel(id="downloads")
         yield Footer()
-
-    @property
-    def table(self) -> TaskTable:
-        """The task table."""
-        return self.query_one(TaskTable)
 
     @property
     def banner(self) -> Banner:
@@ -190,25 +162,30 @@ class DashboardScreen(Screen[None]):
             self.table.load(preview)
             await self._painted()  # the parse holds the GIL in long stretches: paint first
         large = self.store.path.exists() and self.store.path.stat().st_size > LARGE_FILE
+        now = self.clock.now()
+
+        def read() -> tuple[list[WatchedTask], SummaryTracker]:
+            tasks = list(self.store.load().tasks.values())
+            summary = SummaryTracker()
+            summary.reset(tasks, now)
+            return tasks, summary
+
         with collector.paused(freeze=large):
             try:
-                watchlist = await asyncio.to_thread(self.store.load)
-                tasks = list(watchlist.tasks.values())
+                tasks, summary = await asyncio.to_thread(read)
             except SirayError as exc:
-                tasks = []
-                self.notify(
-                    first_line(str(exc), 300), severity="error", timeout=30, markup=False
-                )
+                tasks, summary = [], SummaryTracker()
+                self.notify(first_line(str(exc), 300), severity="error", timeout=30, markup=False)
         for warning in self.store.warnings:
             self.notify(first_line(warning, 400), severity="warning", timeout=30, markup=False)
         self.store.warnings.clear()
-        self.table.load(tasks)
-        self.loaded = True
+        self.table.load(tasks, summary)
         # Let the rows reach the screen before copying 10,000 tasks for the poller.
         await self._painted()
         with collector.paused(freeze=large):
-            copies = await asyncio.to_thread(lambda: [_copy(task) for task in tasks])
+            copies = await asyncio.to_thread(lambda: [copy_task(task) for task in tasks])
         self.poller.add(copies)
+        self.loaded = True
         self.refresh_summary()
         self._sync = WatchlistSync(self.store.data_dir, [t.task_id for t in tasks])
         every = SYNC_INTERVAL if len(tasks) < LARGE_WATCHLIST else 5 * SYNC_INTERVAL
@@ -257,17 +234,6 @@ class DashboardScreen(Screen[None]):
             self.banner.clear("auth")
         self.refresh_summary()
 
-    def on_watchlist_changed(self, message: messages.WatchlistChanged) -> None:
-        added = [t for t in message.added if t.task_id not in self._removed_here]
-        if added:
-            self.table.add_tasks(added)
-            self.poller.add(_copy(task) for task in added)
-        if message.removed:
-            self.table.remove_tasks(message.removed)
-            self.poller.remove(message.removed)
-        if added or message.removed:
-            self.refresh_summary()
-
     def _note_error(self, error: str) -> None:
         self._last_error = clean_text(error)
         self._last_error_at = self.clock.now()
@@ -297,7 +263,7 @@ class DashboardScreen(Screen[None]):
             self._update_details(applied)
         if self._finished:
             finished, self._finished = self._finished, []
-            self._announce(finished)
+            self.call_after_refresh(self._announce, finished)  # the rows first, then the toast
 
     def tick(self) -> None:
         """Once a second: live durations (visible rows), the summary, the 429 countdown."""
@@ -377,133 +343,7 @@ class DashboardScreen(Screen[None]):
             if task.task_id == details.shown_task.task_id:
                 details.show_task(task, self.clock.now())
 
-    # -- other processes' changes ----------------------------------------------------
-
-    def _check_sync(self) -> None:
-        if self._sync is not None and not self._syncing and self._sync.changed():
-            self._syncing = True
-            self._read_sync(frozenset(self.table.tasks))
-
-    @work(group="sync", exit_on_error=False)
-    async def _read_sync(self, shown: frozenset[str]) -> None:
-        assert self._sync is not None
-        try:
-            result: SyncResult = await asyncio.to_thread(self._sync.read, shown)
-        except SirayError:
-            return  # the next stamp change tries again; the file is the store's to fix
-        finally:
-            self._syncing = False
-        if result.added or result.removed:
-            self.post_message(messages.WatchlistChanged(result.added, result.removed))
-
     # -- actions ---------------------------------------------------------------------
-
-    def _ready(self) -> bool:
-        """Whether the watchlist is read (changes before that would race the read)."""
-        if not self.loaded:
-            self.notify("Still reading the watchlist…", severity="warning")
-        return self.loaded
-
-    def _selected(self) -> WatchedTask | None:
-        if not self._ready():
-            return None
-        task_id = self.table.selected_id
-        task = self.table.tasks.get(task_id) if task_id else None
-        if task is None:
-            self.notify("No task selected: add some with a", severity="warning")
-        return task
-
-    def action_add(self) -> None:
-        if not self._ready():
-            return
-        self.app.push_screen(AddTasksScreen(), self._add_requested)
-
-    def _add_requested(self, request: AddRequest | None) -> None:
-        if request is not None:
-            self.add_ids(request)
-
-    @work(group="store", exit_on_error=False)
-    async def add_ids(self, request: AddRequest) -> None:
-        """Add the valid IDs of a request to the store, the table and the poller."""
-        added: list[str] = []
-        already: list[str] = []
-        if request.ids:
-            try:
-                result = await asyncio.to_thread(
-                    self.store.add, request.ids, kind=request.kind, label=request.label
-                )
-            except SirayError as exc:
-                self.notify(first_line(str(exc), 300), severity="error", markup=False)
-                return
-            added, already = result.added, result.already
-        now = self.clock.now()
-        tasks = [
-            WatchedTask(
-                task_id=task_id,
-                kind=TaskKind.guess(task_id) if request.kind is TaskKind.AUTO else request.kind,
-                label=request.label,
-                added_at=now,
-            )
-            for task_id in added
-        ]
-        self._removed_here.difference_update(added)
-        self.table.add_tasks(tasks)
-        self.poller.add(_copy(task) for task in tasks)
-        self.refresh_summary()
-        text = f"Added {len(added)} task{'s' if len(added) != 1 else ''}"
-        if already:
-            text += f" ({len(already)} already watched)"
-        if request.invalid:
-            names = "; ".join(f"{piece!r}: {why}" for piece, why in request.invalid[:5])
-            more = f" and {len(request.invalid) - 5} more" if len(request.invalid) > 5 else ""
-            text += f". {len(request.invalid)} invalid, not added: {names}{more}"
-        self.notify(text, severity="warning" if request.invalid else "information", markup=False)
-
-    def action_remove(self) -> None:
-        task = self._selected()
-        if task is not None:
-            self.remove_ids([task.task_id])
-
-    def remove_ids(self, ids: list[str]) -> None:
-        """Remove tasks everywhere, keeping them for ``u``."""
-        removed = self.table.remove_tasks(ids)
-        if not removed:
-            return
-        gone = [task.task_id for task in removed]
-        self.poller.remove(gone)
-        self._removed_here.update(gone)
-        self.undo_stack.append(removed)
-        self._store_call("remove", gone)
-        what = task_name(removed[0]) if len(removed) == 1 else f"{len(removed)} tasks"
-        self.notify(f"Removed {what} — press u to undo", markup=False)
-        self.refresh_summary()
-
-    def action_undo(self) -> None:
-        if not self._ready():
-            return
-        if not self.undo_stack:
-            self.notify("Nothing to undo", severity="warning")
-            return
-        tasks = self.undo_stack.pop()
-        self._removed_here.difference_update(task.task_id for task in tasks)
-        self.table.add_tasks(tasks)
-        self.poller.add(_copy(task) for task in tasks)
-        self._store_call("restore", tasks)
-        self.notify(f"Restored {len(tasks)} task{'s' if len(tasks) != 1 else ''}", markup=False)
-        self.refresh_summary()
-
-    @work(group="store", exit_on_error=False)
-    async def _store_call(self, what: str, payload: list[str] | list[WatchedTask]) -> None:
-        try:
-            if what == "remove":
-                await asyncio.to_thread(self.store.remove, [str(i) for i in payload])
-            else:
-                tasks = [t for t in payload if isinstance(t, WatchedTask)]
-                await asyncio.to_thread(
-                    self.store.mutate, lambda wl: [wl.add_task(_copy(t)) for t in tasks]
-                )
-        except SirayError as exc:
-            self.notify(first_line(str(exc), 300), severity="error", markup=False)
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:

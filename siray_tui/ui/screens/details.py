@@ -17,8 +17,8 @@ from cleaned strings (never markup), and the raw JSON is ``json.dumps`` with
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on

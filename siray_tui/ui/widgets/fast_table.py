@@ -94,9 +94,7 @@ class FastDataTable(DataTable[Text]):
                 value, row_index, column_index, base_style, width, cursor, hover
             )
         else:
-            lines = super()._render_cell(
-                row_index, column_index, base_style, width, cursor, hover
-            )
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         if len(cells) >= CELL_CACHE_LIMIT:
             cells.clear()
         cells[cache_key] = (value, lines)  # holding the value keeps its id from reuse

@@ -31,6 +31,7 @@ cursor; ``enter`` selects the row (``DataTable.RowSelected``).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Sequence
 from typing import Final
@@ -42,6 +43,7 @@ from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from siray_tui.core.clock import Clock
 from siray_tui.core.models import WatchedTask
+from siray_tui.ui import collector
 from siray_tui.ui.columns import (
     COLUMNS,
     SORT_KEYS,
@@ -52,7 +54,6 @@ from siray_tui.ui.columns import (
     row_spec,
     sort_ids,
 )
-from siray_tui.ui import collector
 from siray_tui.ui.summary import SummaryTracker
 from siray_tui.ui.widgets.fast_table import FastDataTable
 
@@ -178,11 +179,20 @@ class TaskTable(FastDataTable):
 
     # -- whole-table changes ---------------------------------------------------------
 
-    def load(self, tasks: Iterable[WatchedTask]) -> None:
+    def load(self, tasks: Iterable[WatchedTask], summary: SummaryTracker | None = None) -> None:
         """Show ``tasks``, replacing everything: the first screenful now, the rest in
-        chunks."""
+        chunks.
+
+        Args:
+            tasks: the tasks, in watchlist order.
+            summary: their summary, when already counted (in a thread, for 10,000
+                tasks); else they are counted here.
+        """
         self.tasks = {task.task_id: task for task in tasks}
-        self.summary.reset(self.tasks.values(), self.clock.now())
+        if summary is None:
+            self.summary.reset(self.tasks.values(), self.clock.now())
+        else:
+            self.summary = summary
         self._pending.clear()
         self._rebuild()
 
@@ -325,10 +335,8 @@ class TaskTable(FastDataTable):
         if task_id in self._specs:
             del self._specs[task_id]
             self._loaded -= 1
-            try:
+            with contextlib.suppress(RowDoesNotExist):
                 self.remove_row(task_id)
-            except RowDoesNotExist:
-                pass
 
     def _move_to(self, task_id: str) -> None:
         try:
