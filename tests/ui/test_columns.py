@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from siray_tui.core.store import WatchlistStore
 from siray_tui.ui.columns import (
     COLUMNS,
     cell_text,
@@ -16,7 +15,6 @@ from siray_tui.ui.columns import (
     sort_ids,
     status_style,
 )
-from siray_tui.ui.preview import preview_tasks
 from siray_tui.ui.summary import SummaryTracker, percentile, summarize
 from siray_tui.ui.sync import WatchlistSync
 from tests.ui.fixtures import NOW, every_status, fill_store, make_task, many_tasks
@@ -106,17 +104,6 @@ def test_tracker_matches_a_recount() -> None:
     gone = current.pop()
     tracker.remove(gone, NOW)
     assert tracker.summary() == summarize(current, NOW)
-
-
-def test_preview_reads_the_first_entries(tmp_path: Path) -> None:
-    fill_store(tmp_path, many_tasks(500))
-    preview = preview_tasks(tmp_path / "watchlist.json", 40)
-    full = list(WatchlistStore(tmp_path).load().tasks.values())
-    assert [t.task_id for t in preview] == [t.task_id for t in full[:40]]
-    assert preview[3].state == full[3].state
-    (tmp_path / "watchlist.json").write_text('{"version": 2, "tasks": []}')
-    assert preview_tasks(tmp_path / "watchlist.json", 40) == []
-    assert preview_tasks(tmp_path / "missing.json", 40) == []
 
 
 def test_sync_sees_other_processes(tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ def test_ui_never_imports_httpx(path: Path) -> None:
 def test_headless_commands_do_not_load_textual() -> None:
     code = (
         "import sys\n"
-        "import siray_tui.cli, siray_tui.cli.watchlist, siray_tui.cli.polling, siray_tui.cli.download\n"
+        "import siray_tui.cli, siray_tui.cli.watchlist, siray_tui.cli.polling\n"
+        "import siray_tui.cli.download, siray_tui.demo, siray_tui.ui\n"
         "import siray_tui.core.poller, siray_tui.core.store, siray_tui.core.downloads\n"
         "siray_tui.cli.build_parser()\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))\n"

@@ -957,3 +957,17 @@ def test_the_fast_constructors_match_models_and_fall_back_when_it_changes(
         extra: int = 0
 
     assert store_module._slot_setters(Grown, ("status", "seen_at")) is None
+
+
+def test_peek_reads_the_first_entries_only(tmp_path: Path) -> None:
+    store = WatchlistStore(tmp_path)
+    store.add([f"image_{i:04d}" for i in range(500)], label="batch")
+    full = list(store.load().tasks.values())
+    first = store.peek(40)
+    assert [t.task_id for t in first] == [t.task_id for t in full[:40]]
+    assert first[3].label == "batch"
+    assert WatchlistStore(tmp_path / "missing").peek(40) == []
+    (tmp_path / "watchlist.json").write_text('{"version": 2, "tasks": [{"task_id": "a"}]}')
+    assert store.peek(40) == []
+    (tmp_path / "watchlist.json").write_text('{"version": 1, "tasks": [{"task_id": "ok"}, {broken')
+    assert [t.task_id for t in store.peek(40)] == ["ok"]

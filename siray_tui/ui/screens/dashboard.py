@@ -47,7 +47,6 @@ from siray_tui.ui import collector, messages
 from siray_tui.ui.columns import SORT_CYCLE, STATUS_FILTERS, task_name
 from siray_tui.ui.keys import bindings
 from siray_tui.ui.outputs import DownloaderFactory, OutputActions
-from siray_tui.ui.preview import preview_tasks
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
 from siray_tui.ui.screens.watchlist_edits import WatchlistEdits, copy_task
@@ -157,7 +156,7 @@ class DashboardScreen(WatchlistEdits):
 
         The first screenful is decoded first, directly, so that rows show at once.
         """
-        preview = preview_tasks(self.store.path, max(60, self.app.size.height + 5))
+        preview = self.store.peek(max(60, self.app.size.height + 5))
         if preview:
             self.table.load(preview)
             await self._painted()  # the parse holds the GIL in long stretches: paint first
