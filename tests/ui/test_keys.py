@@ -168,6 +168,51 @@ async def test_download_from_simulator(make_app: AppFactory, sim: SimServer) -> 
         assert str(folder) in notes(app)[-1]
 
 
+async def test_auto_download_when_a_task_succeeds(make_app: AppFactory, sim: SimServer) -> None:
+    running = sim.scenario.add_task("image", queue_s=0.1, run_s=0.4, outputs=2)
+    app = make_app(
+        [make_task(running.task_id, None, polled_ago=None)],
+        clock=SystemClock(),
+        start_polling=True,
+        source="client",
+        base_url=sim.base_url,
+        auto_download=True,
+        interval=1.0,
+    )
+    folder = Path(app.settings.download_dir) / running.task_id
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if folder.exists() and len([p for p in folder.iterdir() if p.suffix == ".png"]) == 2:
+                break
+        await finish_workers(app)
+        assert sorted(p.name for p in folder.iterdir()) == ["1.png", "2.png"]
+
+
+async def test_no_download_without_auto_download(make_app: AppFactory, sim: SimServer) -> None:
+    running = sim.scenario.add_task("image", queue_s=0.1, run_s=0.2, outputs=1)
+    app = make_app(
+        [make_task(running.task_id, None, polled_ago=None)],
+        clock=SystemClock(),
+        start_polling=True,
+        source="client",
+        base_url=sim.base_url,
+        interval=1.0,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        grid = table(app)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            task = grid.tasks[running.task_id]
+            if task.state and task.state.outputs:
+                break
+        await finish_workers(app)
+        assert task.state and task.state.outputs
+        assert not (Path(app.settings.download_dir) / running.task_id).exists()
+
+
 async def test_copy_task_id(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -201,6 +201,15 @@ class DashboardScreen(WatchlistEdits):
             and task.status in (TaskStatus.SUCCESS, TaskStatus.FAILURE)
         ):
             self._finished.append(task)
+        if (
+            self.settings.auto_download
+            and message.status_changed
+            and task.status is TaskStatus.SUCCESS
+            and task.state is not None
+            and task.state.outputs
+        ):
+            # auto_download = true / --auto-download: the outputs as soon as a task succeeds
+            self.run_worker(self.actions.download(task), group="downloads")
         if self.banner.kind == "auth":
             self.banner.clear("auth")
 
