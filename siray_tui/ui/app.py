@@ -17,7 +17,6 @@ from siray_tui.core.client import SirayClient
 from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.poller import Poller, PollerEvent, PollPolicy, TaskSource
 from siray_tui.core.store import WatchlistStore
-from siray_tui.core.text import is_loopback_host
 from siray_tui.ui.commands import DashboardCommands
 from siray_tui.ui.messages import from_event
 from siray_tui.ui.outputs import DownloaderFactory
@@ -26,12 +25,8 @@ from siray_tui.ui.screens.dashboard import SETUP_HINT, DashboardScreen
 
 def token_problem(settings: Settings) -> str | None:
     """Why the dashboard must not poll (no token for a real API), or None."""
-    if settings.token or settings.demo:
-        return None
-    from urllib.parse import urlsplit
-
-    if is_loopback_host(urlsplit(settings.base_url).hostname or ""):
-        return None  # a local simulator; it answers 401 itself if it wants a token
+    if settings.token or settings.allow_loopback_http:
+        return None  # the demo or a local simulator: it answers 401 itself if it wants a token
     return SETUP_HINT
 
 
