@@ -312,6 +312,26 @@ class WatchedTask:
         """SUCCESS or FAILURE: never polled again unless refreshed."""
         return self.state is not None and self.state.status.is_final
 
+    def copy(self) -> WatchedTask:
+        """A copy that can be handed to another owner (the poller, a thread, an undo).
+
+        TaskState and StatusChange are frozen, so only the history list needs its own
+        copy. Built positionally: ``dataclasses.replace`` is 3-6x slower, which shows at
+        one copy per poll answer and 10,000 copies per load. ``test_copy_keeps_every_field``
+        fails if a new field is missed here.
+        """
+        return WatchedTask(
+            self.task_id,
+            self.kind,
+            self.label,
+            self.added_at,
+            self.state,
+            self.last_polled_at,
+            self.last_error,
+            self.not_found,
+            list(self.history),
+        )
+
     def observe(self, state: TaskState, at: float) -> bool:
         """Record a good answer; returns True when the status changed (history grows)."""
         changed = self.state is None or self.state.raw_status != state.raw_status

@@ -254,26 +254,6 @@ class _RateWindow:
 _Claim = tuple[WatchedTask, TaskKind, bool]  # a task to poll, its endpoint, forced or not
 
 
-def _copy(task: WatchedTask) -> WatchedTask:
-    """A copy safe to hand to another thread: TaskState and StatusChange are frozen,
-    so only the history list needs its own copy.
-
-    Built field by field: six times faster than ``dataclasses.replace``, which matters at
-    one copy per answer. A unit test fails if WatchedTask gains a field this misses.
-    """
-    return WatchedTask(
-        task_id=task.task_id,
-        kind=task.kind,
-        label=task.label,
-        added_at=task.added_at,
-        state=task.state,
-        last_polled_at=task.last_polled_at,
-        last_error=task.last_error,
-        not_found=task.not_found,
-        history=list(task.history),
-    )
-
-
 def _one_line(error: BaseException) -> str:
     text = first_line(str(error), _ERROR_LIMIT)
     return text or type(error).__name__
@@ -736,7 +716,7 @@ class Poller:
             gap = self.policy.interval * self._rng.uniform(1 - jitter, 1 + jitter)
             self._schedule(task.task_id, now + gap)
         if self._wants_events:
-            self._emit(TaskUpdated(_copy(task), previous, changed))
+            self._emit(TaskUpdated(task.copy(), previous, changed))
 
     def _on_rate_limited(self, error: RateLimitedError, now: float) -> None:
         if self._rate_limited_until is not None and now < self._rate_limited_until:
@@ -791,7 +771,7 @@ class Poller:
         self._last_error = f"{task_id}: {NOT_FOUND_MESSAGE}"
         self._mark_dirty(task_id, now)
         if self._wants_events:
-            self._emit(TaskNotFound(_copy(task)))
+            self._emit(TaskNotFound(task.copy()))
 
     def _on_failure(self, task: WatchedTask, error: BaseException, now: float) -> None:
         task_id = task.task_id
@@ -810,7 +790,7 @@ class Poller:
         self._schedule(task_id, now + delay)
         if self._wants_events:
             retry_at = self._clock.now() + delay
-            self._emit(PollFailed(_copy(task), message, retry_at, attempt))
+            self._emit(PollFailed(task.copy(), message, retry_at, attempt))
 
     # -- events, counters, persistence -----------------------------------------------------
 
@@ -854,7 +834,7 @@ class Poller:
     def _start_persist(self) -> asyncio.Task[None]:
         # Copies are taken here, on the loop's thread, so the writer thread reads
         # objects nobody mutates.
-        batch = [_copy(self._tasks[i]) for i in self._dirty if i in self._tasks]
+        batch = [self._tasks[i].copy() for i in self._dirty if i in self._tasks]
         self._dirty.clear()
         task = asyncio.create_task(self._write(batch), name="poller:persist")
         self._persist_task = task

@@ -707,26 +707,11 @@ class _Parsed:
             watchlist.tasks = {task_id: row.task for task_id, row in rows.items()}
             return watchlist
         with _gc_paused():
-            watchlist.tasks = {task_id: _copy_task(row.task) for task_id, row in rows.items()}
+            watchlist.tasks = {task_id: row.task.copy() for task_id, row in rows.items()}
         return watchlist
 
 
 _EMPTY = _Parsed(b"", {}, [])
-
-
-def _copy_task(task: WatchedTask) -> WatchedTask:
-    # TaskState and StatusChange are frozen, so sharing them is safe; the list is not.
-    return _new_task(
-        task.task_id,
-        task.kind,
-        task.label,
-        task.added_at,
-        task.state,
-        task.last_polled_at,
-        task.last_error,
-        task.not_found,
-        list(task.history),
-    )
 
 
 def _fingerprint(task: WatchedTask) -> tuple[object, ...]:
@@ -771,7 +756,7 @@ def _plan_write(parsed: _Parsed, watchlist: Watchlist) -> tuple[list[str], dict[
                     validate_task_id(task_id)
                 changed = True
                 text = _ENCODER.encode(encode_task(task))
-                row = _Row(_copy_task(task), fingerprint, text)
+                row = _Row(task.copy(), fingerprint, text)
             texts.append(text)
             new_rows[task_id] = row
     return (texts, new_rows) if changed else None

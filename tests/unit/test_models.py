@@ -3,6 +3,7 @@ form of a task, and the report helpers (durations, the ``--json`` record)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -803,3 +804,34 @@ def test_task_record_without_state(not_found: bool, status: str) -> None:
     for name in ("submit_time", "queue_seconds", "run_seconds", "total_seconds"):
         assert record[name] is None
     json.dumps(record, allow_nan=False)
+
+
+def test_copy_keeps_every_field() -> None:
+    """copy() lists the fields by hand (for speed); a new field must be added there."""
+    names = {f.name for f in dataclasses.fields(WatchedTask)}
+    task = WatchedTask(
+        "image_a",
+        kind=TaskKind.IMAGE,
+        label="x",
+        added_at=1.0,
+        state=TaskState.from_payload({"data": {"status": "QUEUED"}}, task_id="image_a"),
+        last_polled_at=2.0,
+        last_error="e",
+        not_found=True,
+        history=[StatusChange("QUEUED", 1.5)],
+    )
+    copied = task.copy()
+    assert names == {
+        "task_id",
+        "kind",
+        "label",
+        "added_at",
+        "state",
+        "last_polled_at",
+        "last_error",
+        "not_found",
+        "history",
+    }
+    for name in names:
+        assert getattr(copied, name) == getattr(task, name), name
+    assert copied.history is not task.history

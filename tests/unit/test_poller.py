@@ -8,7 +8,6 @@ assertion is exact.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import random
 import time
@@ -27,7 +26,7 @@ from siray_tui.core.errors import (
     RequestTimeoutError,
     ServerError,
 )
-from siray_tui.core.models import StatusChange, TaskKind, TaskState, TaskStatus, WatchedTask
+from siray_tui.core.models import TaskKind, TaskState, TaskStatus, WatchedTask
 from siray_tui.core.poller import (
     AuthFailed,
     Poller,
@@ -38,7 +37,6 @@ from siray_tui.core.poller import (
     RateLimited,
     TaskNotFound,
     TaskUpdated,
-    _copy,
 )
 
 Outcome = TaskState | BaseException
@@ -730,37 +728,6 @@ async def test_cancelled_run_still_persists() -> None:
     with pytest.raises(asyncio.CancelledError):
         await run
     assert store.batches == [{"image_a": "IN_PROGRESS"}]
-
-
-def test_event_copies_carry_every_field() -> None:
-    """_copy lists WatchedTask's fields by hand (for speed); a new field must be added."""
-    names = {f.name for f in dataclasses.fields(WatchedTask)}
-    task = WatchedTask(
-        "image_a",
-        kind=TaskKind.IMAGE,
-        label="x",
-        added_at=1.0,
-        state=state("image_a"),
-        last_polled_at=2.0,
-        last_error="e",
-        not_found=True,
-        history=[StatusChange("QUEUED", 1.5)],
-    )
-    copied = _copy(task)
-    assert names == {
-        "task_id",
-        "kind",
-        "label",
-        "added_at",
-        "state",
-        "last_polled_at",
-        "last_error",
-        "not_found",
-        "history",
-    }
-    for name in names:
-        assert getattr(copied, name) == getattr(task, name), name
-    assert copied.history is not task.history
 
 
 async def test_429s_already_in_flight_belong_to_one_episode() -> None:

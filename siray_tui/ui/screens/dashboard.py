@@ -49,7 +49,7 @@ from siray_tui.ui.keys import bindings
 from siray_tui.ui.outputs import DownloaderFactory, OutputActions
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
-from siray_tui.ui.screens.watchlist_edits import WatchlistEdits, copy_task
+from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
 from siray_tui.ui.summary import SummaryTracker
 from siray_tui.ui.sync import WatchlistSync
 from siray_tui.ui.widgets.banner import Banner
@@ -182,7 +182,7 @@ class DashboardScreen(WatchlistEdits):
         # Let the rows reach the screen before copying 10,000 tasks for the poller.
         await self._painted()
         with collector.paused(freeze=large):
-            copies = await asyncio.to_thread(lambda: [copy_task(task) for task in tasks])
+            copies = await asyncio.to_thread(lambda: [task.copy() for task in tasks])
         self.poller.add(copies)
         self.loaded = True
         self.refresh_summary()

@@ -33,24 +33,6 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
 
-def copy_task(task: WatchedTask) -> WatchedTask:
-    """A copy for the poller, which updates the tasks it is given in place.
-
-    Positional construction: ``dataclasses.replace`` is 3x slower (80 ms for 10,000).
-    """
-    return WatchedTask(
-        task.task_id,
-        task.kind,
-        task.label,
-        task.added_at,
-        task.state,
-        task.last_polled_at,
-        task.last_error,
-        task.not_found,
-        list(task.history),
-    )
-
-
 class WatchlistEdits(Screen[None]):
     """Adds, removals with undo, and the watch on the file (a base of DashboardScreen)."""
 
@@ -126,7 +108,7 @@ class WatchlistEdits(Screen[None]):
         ]
         self._removed_here.difference_update(added)
         self.table.add_tasks(tasks)
-        self.poller.add(copy_task(task) for task in tasks)
+        self.poller.add(task.copy() for task in tasks)
         self.refresh_summary()
         text = f"Added {len(added)} task{'s' if len(added) != 1 else ''}"
         if already:
@@ -165,7 +147,7 @@ class WatchlistEdits(Screen[None]):
         tasks = self.undo_stack.pop()
         self._removed_here.difference_update(task.task_id for task in tasks)
         self.table.add_tasks(tasks)
-        self.poller.add(copy_task(task) for task in tasks)
+        self.poller.add(task.copy() for task in tasks)
         self._store_call("restore", tasks)
         self.notify(f"Restored {len(tasks)} task{'s' if len(tasks) != 1 else ''}", markup=False)
         self.refresh_summary()
@@ -178,7 +160,7 @@ class WatchlistEdits(Screen[None]):
             else:
                 tasks = [t for t in payload if isinstance(t, WatchedTask)]
                 await asyncio.to_thread(
-                    self.store.mutate, lambda wl: [wl.add_task(copy_task(t)) for t in tasks]
+                    self.store.mutate, lambda wl: [wl.add_task(t.copy()) for t in tasks]
                 )
         except SirayError as exc:
             self.notify(first_line(str(exc), 300), severity="error", markup=False)
@@ -187,7 +169,7 @@ class WatchlistEdits(Screen[None]):
         added = [t for t in message.added if t.task_id not in self._removed_here]
         if added:
             self.table.add_tasks(added)
-            self.poller.add(copy_task(task) for task in added)
+            self.poller.add(task.copy() for task in added)
         if message.removed:
             self.table.remove_tasks(message.removed)
             self.poller.remove(message.removed)
