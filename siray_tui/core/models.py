@@ -392,9 +392,16 @@ class WatchedTask:
         raw_history = obj.get("history")
         if isinstance(raw_history, list):
             for item in raw_history:
-                if isinstance(item, Mapping) and isinstance(item.get("status"), str):
-                    seen = parse_timestamp(item.get("seen_at"))
-                    history.append(StatusChange(clean_text(item["status"])[:64], seen or 0.0))
+                # {"status": s, "seen_at": t}, or the store's compact [s, t] pair
+                if isinstance(item, Mapping):
+                    status, seen_at = item.get("status"), item.get("seen_at")
+                elif isinstance(item, list) and len(item) == 2:
+                    status, seen_at = item
+                else:
+                    continue
+                if isinstance(status, str):
+                    seen = parse_timestamp(seen_at)
+                    history.append(StatusChange(clean_text(status)[:64], seen or 0.0))
         label = obj.get("label")
         last_error = obj.get("last_error")
         return cls(

@@ -835,3 +835,18 @@ def test_copy_keeps_every_field() -> None:
     for name in names:
         assert getattr(copied, name) == getattr(task, name), name
     assert copied.history is not task.history
+
+
+def test_from_json_reads_both_history_forms() -> None:
+    entry = {
+        "task_id": "image_a",
+        "history": [
+            {"status": "QUEUED", "seen_at": 10.0},
+            ["IN_PROGRESS", 20.0],
+            ["bad"],
+            [1, 2],
+            "junk",
+        ],
+    }
+    task = WatchedTask.from_json(entry)
+    assert task.history == [StatusChange("QUEUED", 10.0), StatusChange("IN_PROGRESS", 20.0)]
