@@ -12,7 +12,7 @@ from textual.command import CommandPalette
 from textual.widgets import Input, Select, TextArea
 
 from siray_tui.core.clock import SystemClock
-from siray_tui.core.models import TaskKind
+from siray_tui.core.models import TaskKind, WatchedTask
 from siray_tui.core.store import WatchlistStore
 from siray_tui.sim import SimServer
 from siray_tui.ui.commands import command_name
@@ -143,23 +143,35 @@ async def test_open_refuses_unsafe_url(
         assert "refused" in notes(app)[-1]
 
 
-async def test_download_from_simulator(make_app: AppFactory, sim: SimServer) -> None:
-    done = sim.scenario.add_task("image", queue_s=0.1, run_s=0.1, outputs=2, created_at=1.0)
-    app = make_app(
-        [make_task(done.task_id, None, polled_ago=None)],
+def polling_app(make_app: AppFactory, sim: SimServer, task_id: str, **changes: Any) -> Any:
+    """An app that really polls the simulator for one task, on the real clock."""
+    return make_app(
+        [make_task(task_id, None, polled_ago=None)],
         clock=SystemClock(),
         start_polling=True,
         source="client",
         base_url=sim.base_url,
+        **changes,
     )
+
+
+async def wait_for_outputs(pilot: Any, app: Any, task_id: str) -> WatchedTask:
+    """Pause until the table holds the task's outputs (up to 10 s); returns the task."""
+    grid = table(app)
+    for _ in range(200):
+        await pilot.pause(0.05)
+        task: WatchedTask = grid.tasks[task_id]
+        if task.state and task.state.outputs:
+            break
+    return task
+
+
+async def test_download_from_simulator(make_app: AppFactory, sim: SimServer) -> None:
+    done = sim.scenario.add_task("image", queue_s=0.1, run_s=0.1, outputs=2, created_at=1.0)
+    app = polling_app(make_app, sim, done.task_id)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        grid = table(app)
-        for _ in range(100):
-            await pilot.pause(0.05)
-            task = grid.tasks[done.task_id]
-            if task.state and task.state.outputs:
-                break
+        await wait_for_outputs(pilot, app, done.task_id)
         await pilot.press("d")
         await finish_workers(app)
         folder = Path(app.settings.download_dir) / done.task_id
@@ -170,15 +182,7 @@ async def test_download_from_simulator(make_app: AppFactory, sim: SimServer) -> 
 
 async def test_auto_download_when_a_task_succeeds(make_app: AppFactory, sim: SimServer) -> None:
     running = sim.scenario.add_task("image", queue_s=0.1, run_s=0.4, outputs=2)
-    app = make_app(
-        [make_task(running.task_id, None, polled_ago=None)],
-        clock=SystemClock(),
-        start_polling=True,
-        source="client",
-        base_url=sim.base_url,
-        auto_download=True,
-        interval=1.0,
-    )
+    app = polling_app(make_app, sim, running.task_id, auto_download=True, interval=1.0)
     folder = Path(app.settings.download_dir) / running.task_id
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -192,22 +196,10 @@ async def test_auto_download_when_a_task_succeeds(make_app: AppFactory, sim: Sim
 
 async def test_no_download_without_auto_download(make_app: AppFactory, sim: SimServer) -> None:
     running = sim.scenario.add_task("image", queue_s=0.1, run_s=0.2, outputs=1)
-    app = make_app(
-        [make_task(running.task_id, None, polled_ago=None)],
-        clock=SystemClock(),
-        start_polling=True,
-        source="client",
-        base_url=sim.base_url,
-        interval=1.0,
-    )
+    app = polling_app(make_app, sim, running.task_id, interval=1.0)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        grid = table(app)
-        for _ in range(200):
-            await pilot.pause(0.05)
-            task = grid.tasks[running.task_id]
-            if task.state and task.state.outputs:
-                break
+        task = await wait_for_outputs(pilot, app, running.task_id)
         await finish_workers(app)
         assert task.state and task.state.outputs
         assert not (Path(app.settings.download_dir) / running.task_id).exists()
