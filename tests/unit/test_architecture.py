@@ -59,13 +59,23 @@ def test_ui_never_imports_httpx(path: Path) -> None:
 
 
 def test_headless_commands_do_not_load_textual() -> None:
+    """The CLI must start without Textual, and without any Rich of its own.
+
+    httpx imports its own command line (and with it Rich) whenever click happens
+    to be installed, so Rich modules that a bare ``import httpx`` loads in the
+    same interpreter are the baseline, not ours.
+    """
     code = (
         "import sys\n"
+        "import httpx\n"
+        "def loaded():\n"
+        "    return {m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')}\n"
+        "baseline = loaded()\n"
         "import siray_tui.cli, siray_tui.cli.watchlist, siray_tui.cli.polling\n"
         "import siray_tui.cli.download, siray_tui.demo, siray_tui.ui\n"
         "import siray_tui.core.poller, siray_tui.core.store, siray_tui.core.downloads\n"
         "siray_tui.cli.build_parser()\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))\n"
+        "print(sorted(loaded() - baseline))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
