@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import Input, Select, TextArea
+from textual.widgets import Input, Select, Static, TextArea
 
 from siray_tui.core.clock import SystemClock
 from siray_tui.core.models import TaskKind, WatchedTask
@@ -20,7 +20,15 @@ from siray_tui.ui.keys import DASHBOARD_KEYS
 from siray_tui.ui.screens.add_tasks import AddTasksScreen, parse_ids
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
-from tests.ui.conftest import AppFactory, FakeSource, finish_workers, ready, select, table
+from tests.ui.conftest import (
+    AppFactory,
+    FakeSource,
+    dashboard,
+    finish_workers,
+    ready,
+    select,
+    table,
+)
 from tests.ui.fixtures import every_status, make_task
 
 SIZE = (120, 36)
@@ -213,6 +221,26 @@ async def test_copy_task_id(make_app: AppFactory) -> None:
         await pilot.press("c")
         assert app.clipboard == "video_1234abcd99"
         assert "video_1234abcd99" in notes(app)[-1]
+
+
+async def test_details_take_a_state_that_arrives_before_they_mount(
+    make_app: AppFactory,
+) -> None:
+    """The once-a-second tick can reach a details screen pushed but not yet mounted."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select(pilot, "video_1234abcd99")  # unfinished: the tick re-renders it
+        board = dashboard(app)
+        board.action_details()
+        details = board._details_screen()
+        assert details is not None and not details.is_mounted
+        board.tick()  # used to raise: the screen's widgets did not exist yet
+        await pilot.pause()
+        assert app.screen is details and details.is_mounted
+        assert app.is_running and app.return_code is None
+        title = details.query_one("#details-title", Static).content
+        assert "video_1234abcd99" in str(title)
 
 
 async def test_copy_output_url_in_details(make_app: AppFactory) -> None:

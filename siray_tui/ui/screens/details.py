@@ -167,6 +167,8 @@ class DetailsScreen(Screen[None]):
         self.actions = actions
         self.now = now
         self.allow_loopback_http = allow_loopback_http
+        self._outputs_shown: tuple[str, ...] | None = None
+        self._widgets_ready = False  # Widget.is_mounted turns True only after on_mount
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="details-body"):
@@ -186,12 +188,18 @@ class DetailsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._outputs_shown: tuple[str, ...] | None = None
+        self._widgets_ready = True
         self.show_task(self.shown_task, self.now)
 
     def show_task(self, task: WatchedTask, now: float) -> None:
-        """Render ``task`` (a newer copy of the same task, or the first one)."""
+        """Render ``task`` (a newer copy of the same task, or the first one).
+
+        A state can arrive between the push of this screen and its mount; it is kept,
+        and :meth:`on_mount` renders it.
+        """
         self.shown_task, self.now = task, now
+        if not self._widgets_ready:
+            return
         title = Content.assemble(
             (task_title := clean_text(task.label) or task.task_id, "bold"),
             ("   " + task.task_id if task_title != task.task_id else "", "dim"),
