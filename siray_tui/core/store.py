@@ -271,8 +271,10 @@ class WatchlistStore:
 
         Args:
             task_ids: the IDs, validated again here; an ID given twice counts once.
-            kind: the endpoint to use; AUTO stores the kind the ID's prefix suggests
-                (``image_``/``video_``), or AUTO when it suggests none.
+            kind: the endpoint to use. AUTO is stored as AUTO even for an ``image_`` or
+                ``video_`` ID: the prefix is only a hint (API.md: the docs' own image
+                task has a ``video_`` ID), so the poller tries the hinted endpoint first,
+                the other once, and stores the kind that answered.
             label: a label for the new tasks; also fills an empty label of a task that
                 is already there.
 
@@ -296,9 +298,8 @@ class WatchlistStore:
                     if clean_label and not existing.label:
                         existing.label = clean_label
                     continue
-                task_kind = TaskKind.guess(task_id) if kind is TaskKind.AUTO else kind
                 tasks[task_id] = WatchedTask(
-                    task_id=task_id, kind=task_kind, label=clean_label, added_at=now
+                    task_id=task_id, kind=kind, label=clean_label, added_at=now
                 )
                 result.added.append(task_id)
             return result

@@ -45,7 +45,7 @@ def test_add_list_remove_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str
     code, out, _ = run(["list", "--json"], tmp_path, capsys=capsys)
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["task_id"] for r in records] == ["image_aaa", "video_bbb", "plain-ccc"]
-    assert [r["kind"] for r in records] == ["image", "video", "auto"]
+    assert [r["kind"] for r in records] == ["auto", "auto", "auto"]  # until one answers
     assert all(r["label"] == "batch" for r in records)
     assert all(r["status"] == "PENDING" and r["progress"] is None for r in records)
     code, out, _ = run(["list"], tmp_path, capsys=capsys)
@@ -204,6 +204,28 @@ def test_status_exit_codes_against_simulator(
     }
     assert statuses[done.task_id] == "SUCCESS"
     assert statuses[failed.task_id] == "FAILURE"
+
+
+def test_a_prefix_is_only_a_hint_the_kind_that_answers_is_stored(
+    tmp_path: Path,
+    sim: SimServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """API.md: the docs' own image task has a ``video_`` ID."""
+    monkeypatch.setenv("SIRAY_API_TOKEN", TOKEN)
+    quirky = sim.scenario.add_task("image", "video_0123abcd", queue_s=0, run_s=0, created_at=1.0)
+    plain = sim.scenario.add_task("video", "video_4567cdef", queue_s=0, run_s=0, created_at=1.0)
+    base = ["--base-url", sim.base_url]
+    assert run(["add", quirky.task_id, plain.task_id], tmp_path, capsys=capsys)[0] == 0
+    code, out, _ = run([*base, "status", quirky.task_id, plain.task_id], tmp_path, capsys=capsys)
+    assert code == 0, out
+    code, out, _ = run(["list", "--json"], tmp_path, capsys=capsys)
+    records = {r["task_id"]: r for r in map(json.loads, out.splitlines())}
+    assert records[quirky.task_id]["kind"] == "image"
+    assert records[quirky.task_id]["status"] == "SUCCESS"
+    assert records[plain.task_id]["kind"] == "video"
+    assert records[plain.task_id]["status"] == "SUCCESS"
 
 
 def test_download_exit_codes_against_simulator(

@@ -54,6 +54,17 @@ def running(task_id: str, kind: TaskKind, n: int) -> Outcome:
     return state(task_id, "IN_PROGRESS", min(99, n))
 
 
+def answered_only_by(kind: TaskKind) -> Script:
+    """A server on which only ``kind``'s endpoint knows the task (the other says 404)."""
+
+    def script(task_id: str, asked: TaskKind, n: int) -> Outcome:
+        if asked is not kind:
+            return NotFoundError("HTTP 404 task not found", status_code=404)
+        return state(task_id)
+
+    return script
+
+
 @dataclass
 class Call:
     at: float
@@ -471,13 +482,7 @@ async def test_unexpected_exception_is_logged_and_treated_as_transient(
 
 async def test_auto_id_falls_back_to_video_and_remembers_it() -> None:
     async with Harness(policy=fast(interval=1.0)) as h:
-
-        def video_only(t: str, k: TaskKind, n: int) -> Outcome:
-            if k is TaskKind.IMAGE:
-                return NotFoundError("HTTP 404 task not found", status_code=404)
-            return state(t)
-
-        h.source.default = video_only
+        h.source.default = answered_only_by(TaskKind.VIDEO)
         (task,) = h.add("task-123")
         await h.advance(5.5)
     kinds = [c.kind for c in h.source.calls]
@@ -493,6 +498,19 @@ async def test_video_prefix_tries_video_first() -> None:
         await h.advance(0)
     assert [c.kind for c in h.source.calls] == [TaskKind.VIDEO]
     assert h.poller.tasks["video_abc"].kind is TaskKind.VIDEO
+
+
+async def test_video_prefix_answered_only_by_the_image_endpoint_is_found() -> None:
+    """API.md: the docs' own image task has a ``video_`` ID; the prefix is a hint."""
+    async with Harness(policy=fast(interval=1.0)) as h:
+        h.source.default = answered_only_by(TaskKind.IMAGE)
+        (task,) = h.add("video_abc")
+        await h.advance(5.5)
+    kinds = [c.kind for c in h.source.calls]
+    assert kinds[:2] == [TaskKind.VIDEO, TaskKind.IMAGE]
+    assert set(kinds[2:]) == {TaskKind.IMAGE}  # remembered: never the video endpoint again
+    assert task.kind is TaskKind.IMAGE
+    assert not task.not_found and not h.of(TaskNotFound)
 
 
 async def test_both_endpoints_404_marks_not_found_and_stops_polling() -> None:

@@ -147,7 +147,7 @@ def test_file_is_versioned_json_with_one_task_per_line(store: WatchlistStore) ->
     assert all(line.startswith('{"task_id":') for line in lines[1:4])
 
 
-def test_add_is_idempotent_and_guesses_kind_from_the_prefix(
+def test_add_is_idempotent_and_keeps_auto_even_for_a_prefixed_id(
     store: WatchlistStore, clock: FakeClock
 ) -> None:
     result = store.add(["video_1", "image_2", "abc", "video_1"])
@@ -157,9 +157,9 @@ def test_add_is_idempotent_and_guesses_kind_from_the_prefix(
     assert again == AddResult(added=["new_one"], already=["abc"])
     tasks = store.load()
     assert [tasks[i].kind for i in tasks] == [
-        TaskKind.VIDEO,
-        TaskKind.IMAGE,
-        TaskKind.AUTO,  # no prefix: not known yet
+        TaskKind.AUTO,  # a prefix is only a hint (API.md): known once an endpoint answers
+        TaskKind.AUTO,
+        TaskKind.AUTO,
         TaskKind.VIDEO,  # stated explicitly
     ]
     assert tasks["abc"].added_at == T0  # the second add did not touch it

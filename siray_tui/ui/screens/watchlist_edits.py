@@ -19,7 +19,7 @@ from textual.screen import Screen
 
 from siray_tui.core.clock import Clock
 from siray_tui.core.errors import SirayError
-from siray_tui.core.models import TaskKind, WatchedTask
+from siray_tui.core.models import WatchedTask
 from siray_tui.core.poller import Poller
 from siray_tui.core.store import WatchlistStore
 from siray_tui.core.text import first_line
@@ -100,7 +100,7 @@ class WatchlistEdits(Screen[None]):
         tasks = [
             WatchedTask(
                 task_id=task_id,
-                kind=TaskKind.guess(task_id) if request.kind is TaskKind.AUTO else request.kind,
+                kind=request.kind,
                 label=request.label,
                 added_at=now,
             )
