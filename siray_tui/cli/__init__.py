@@ -119,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--kind",
         choices=[k.value for k in TaskKind],
         default="auto",
-        help="which endpoint to query (auto: by prefix, else image then video)",
+        help=(
+            "which endpoint to query (auto: the one a video_/image_ prefix hints at,"
+            " else image; then the other once)"
+        ),
     )
     add.add_argument("--label", default="", help="a label shown instead of the ID")
 
