@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -12,6 +13,7 @@ from siray_tui.cli import polling
 from siray_tui.cli.polling import run_status, run_wait
 from siray_tui.config import Settings
 from siray_tui.core.models import TaskStatus
+from siray_tui.core.poller import PollPolicy
 from siray_tui.core.report import JSON_FIELDS
 from siray_tui.core.secret import Secret
 from siray_tui.core.store import WatchlistStore
@@ -196,7 +198,17 @@ async def test_wait_progress_plain_lines_and_tty_rewrites(
     assert "2 of 2 done (SUCCESS 2)" in text.rsplit("\r", 1)[-1]
 
 
-async def test_wait_survives_faults(sim_factory: SimFactory, tmp_path: Path) -> None:
+async def test_wait_survives_faults(
+    sim_factory: SimFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nearly half the answers fail here: with the real 2 s backoff base, four failures
+    # in a row on one task (2+4+8+16 s) would outlast the timeout on a slow machine.
+    policy = polling._policy
+
+    def short_backoff(settings: Settings) -> PollPolicy:
+        return dataclasses.replace(policy(settings), backoff_base=0.1, backoff_cap=1.0)
+
+    monkeypatch.setattr(polling, "_policy", short_backoff)
     faults = Faults(error_rate=0.3, nonjson_rate=0.1, drop_rate=0.1, rate_limit_every=9)
     faults.retry_after = 0.3
     sim = sim_factory(faults=faults)
