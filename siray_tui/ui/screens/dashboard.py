@@ -236,6 +236,7 @@ class DashboardScreen(WatchlistEdits):
         self._rate_limited_until = message.until
         self._note_error("rate limited by the API (HTTP 429)")
         self._show_rate_limit()
+        self.refresh_summary()  # now, not at the next tick: the banner and summary agree
 
     def on_polling_state_changed(self, message: messages.PollingStateChanged) -> None:
         if not message.paused and self.banner.kind == "auth":
