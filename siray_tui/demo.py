@@ -7,12 +7,18 @@ the server does not know) with their current state already in the watchlist, pol
 every 2 s, and keeps submitting a new task every few seconds, which it adds to the
 watchlist file the way ``siray-tui add`` from a script would (the dashboard notices).
 
+A demo killed by a signal cannot remove its directory, so each demo holds a lock on a
+``demo.alive`` file in it for as long as it runs, and the next demo removes every demo
+directory whose lock nobody holds.
+
 No Textual import here: ``siray-tui --demo wait`` uses it too.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import random
 import shutil
 import tempfile
@@ -35,6 +41,8 @@ DEMO_TOKEN: Final = "demo"  # noqa: S105 (the simulator's, not a secret)
 DEMO_SEED: Final = 7
 NOT_FOUND_ID: Final = "image_0000deadbeef404"
 LABELS: Final = ("product shot", "hero banner", "night clip", "thumbnail", "storyboard")
+DIR_PREFIX: Final = "siray-tui-demo-"
+ALIVE_NAME: Final = "demo.alive"
 
 
 @dataclass
@@ -50,6 +58,7 @@ class DemoHandle:
     settings: Settings
     server: SimServer
     data_dir: Path
+    _alive_fd: int | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -61,6 +70,9 @@ class DemoHandle:
             self._thread = None
         self.server.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self._alive_fd is not None:
+            os.close(self._alive_fd)
+            self._alive_fd = None
 
     def __enter__(self) -> Self:
         return self
@@ -154,8 +166,13 @@ def start_demo(
     scenario = Scenario(seed, queue_seconds=(3.0, 15.0), run_seconds=(10.0, 60.0))
     server = SimServer(scenario, token=DEMO_TOKEN, seed=seed)
     server.start()
-    data_dir = Path(tempfile.mkdtemp(prefix="siray-tui-demo-"))
+    removed = remove_abandoned_demos(Path(tempfile.gettempdir()))
+    if removed:
+        logger.info("removed %d abandoned demo directories", len(removed))
+    data_dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
+    alive_fd: int | None = None
     try:
+        alive_fd = _claim(data_dir)
         store = WatchlistStore(data_dir)
         now = scenario.now()
         seeded = [
@@ -172,6 +189,8 @@ def start_demo(
     except BaseException:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+        if alive_fd is not None:
+            os.close(alive_fd)
         raise
     demo_settings = settings.with_overrides(
         base_url=server.base_url,
@@ -183,7 +202,7 @@ def start_demo(
         rate=max(settings.rate, 40.0),
         demo=True,
     )
-    handle = DemoHandle(demo_settings, server, data_dir)
+    handle = DemoHandle(demo_settings, server, data_dir, alive_fd)
     if arrival_every is not None:
         handle._thread = threading.Thread(
             target=_arrivals,
@@ -193,3 +212,45 @@ def start_demo(
         )
         handle._thread.start()
     return handle
+
+
+def _claim(data_dir: Path) -> int:
+    """Lock ``data_dir``'s alive file for this process's lifetime; returns its descriptor.
+
+    The file is locked under a temporary name and then renamed, so that a sweep by
+    another demo never sees it unlocked.
+    """
+    claiming = data_dir / (ALIVE_NAME + ".new")
+    fd = os.open(claiming, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.replace(claiming, data_dir / ALIVE_NAME)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def remove_abandoned_demos(parent: Path) -> list[Path]:
+    """Remove the demo directories under ``parent`` whose demo is no longer running.
+
+    Only a directory with an alive file that nobody holds locked is removed: one without
+    the file may be a demo starting right now, or not a demo directory at all.
+    """
+    removed: list[Path] = []
+    for path in parent.glob(DIR_PREFIX + "*"):
+        try:
+            fd = os.open(path / ALIVE_NAME, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # its demo is running
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
+        removed.append(path)
+    return removed
