@@ -35,6 +35,7 @@ SUCCESS: Final = "SUCCESS"
 FAILURE: Final = "FAILURE"
 STATUS_ORDER: Final = (NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, SUCCESS, FAILURE)
 FINAL_STATUSES: Final = frozenset({SUCCESS, FAILURE})
+UNDOCUMENTED_STATUS: Final = "MODERATION"  # a state the docs' table does not have
 
 ACTIONS: Final[Mapping[str, str]] = {"image": "imageGenerate", "video": "videoGenerate"}
 KINDS: Final[tuple[Kind, ...]] = ("image", "video")
@@ -121,7 +122,9 @@ class SimTask:
     ``literal_outputs``, when set, replace them verbatim in the payload (``{base}`` is
     replaced with the server's base URL), for tests that need odd or hostile URLs.
     ``failure_progress`` is the progress a failing task reaches before it dies, and
-    ``keeps_progress`` whether FAILURE still reports it (else ``0%``).
+    ``keeps_progress`` whether FAILURE still reports it (else ``0%``). ``queued_status``
+    is what the QUEUED phase reports: a status not in the documented table stands for
+    the new states API.md warns about.
     """
 
     kind: Kind
@@ -138,6 +141,7 @@ class SimTask:
     literal_outputs: tuple[str, ...] | None = None
     model: str = ""
     prompt: str = ""
+    queued_status: str = QUEUED
 
     @property
     def action(self) -> str:
@@ -191,7 +195,7 @@ class SimTask:
             progress = min(peak, int(peak * (now - self.started_at) / self.run_s))
             return SimState(IN_PROGRESS, max(progress, 0), submit, start, 0, "", 0)
         if now >= self.queued_at:
-            status = QUEUED
+            status = self.queued_status
         elif now >= self.submitted_at:
             status = SUBMITTED
         else:
@@ -283,6 +287,7 @@ class Scenario:
         keeps_progress: bool = True,
         model: str = "",
         prompt: str = "",
+        queued_status: str = QUEUED,
         _index: int | None = None,
     ) -> SimTask:
         """Add a task with explicit traits; anything left ``None`` is drawn from the seed.
@@ -303,6 +308,8 @@ class Scenario:
             keeps_progress: whether FAILURE still reports that progress.
             model: echoed nowhere yet; kept for inspection.
             prompt: likewise.
+            queued_status: the status reported while queued (e.g. an undocumented
+                ``"MODERATION"``).
 
         Raises:
             ValueError: the task ID is already taken, or a value is out of range.
@@ -365,6 +372,7 @@ class Scenario:
             literal_outputs=literal if outcome == "success" else None,
             model=model,
             prompt=prompt,
+            queued_status=queued_status,
         )
         with self._lock:
             if task.task_id in self._tasks:
@@ -378,8 +386,9 @@ class Scenario:
         """Add ``count`` tasks spread over every state at the current time.
 
         Finished ones lie in the past, running ones are part-way, some have not started;
-        both kinds, both outcomes, and every eighth ID has no ``image_``/``video_``
-        prefix. Deterministic for a given seed and clock.
+        both kinds, both outcomes, every eighth ID has no ``image_``/``video_`` prefix,
+        and every sixteenth task waits in an undocumented ``MODERATION`` status instead
+        of QUEUED. Deterministic for a given seed and clock.
         """
         now = self.clock()
         made: list[SimTask] = []
@@ -409,6 +418,7 @@ class Scenario:
                     outcome=outcome,
                     created_at=now - ago,
                     failure_progress=rng.randint(10, 90) if outcome == "failure" else None,
+                    queued_status=UNDOCUMENTED_STATUS if index % 16 == 2 else QUEUED,
                     _index=index,
                 )
             )

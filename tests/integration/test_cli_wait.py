@@ -219,6 +219,19 @@ async def test_wait_survives_faults(
     assert {r["status"] for r in records(out)} == {"SUCCESS"}
 
 
+async def test_wait_keeps_polling_through_an_undocumented_status(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    """API.md: new states appear; show them, keep polling, never treat them as final."""
+    task = sim.scenario.add_task("video", queue_s=2.0, run_s=0.3, queued_status="MODERATION")
+    code, out, _ = await wait(make_settings(sim, tmp_path), [task.task_id], 30)
+    assert code == 0
+    assert [r["status"] for r in records(out)] == ["SUCCESS"]
+    seen = [change.status for change in WatchlistStore(tmp_path).load()[task.task_id].history]
+    assert "MODERATION" in seen
+    assert seen.index("MODERATION") < seen.index("SUCCESS")
+
+
 # -- errors before any request ---------------------------------------------------------------
 
 

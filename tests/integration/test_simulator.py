@@ -269,7 +269,7 @@ def test_demo_tasks_span_every_state() -> None:
     scenario = Scenario(3, clock=clock)
     tasks = scenario.add_demo_tasks(16)
     statuses = {task.state_at(clock()).status for task in tasks}
-    assert {SUCCESS, FAILURE, IN_PROGRESS, QUEUED, NOT_START} <= statuses
+    assert {SUCCESS, FAILURE, IN_PROGRESS, QUEUED, NOT_START, "MODERATION"} <= statuses
     assert any(not task.task_id.startswith(("image_", "video_")) for task in tasks)
     assert {task.kind for task in tasks} == {"image", "video"}
 
