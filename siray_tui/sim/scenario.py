@@ -399,6 +399,9 @@ class Scenario:
             queue = rng.uniform(*self.queue_seconds)
             run = rng.uniform(*self.run_seconds)
             task_id = f"task-{rng.getrandbits(48):012x}" if index % 8 == 7 else None
+            undocumented = index % 16 == 2
+            if undocumented:
+                queue *= 8  # long enough that a demo's viewer sees it
             shape = index % 8
             outcome: Outcome = "failure" if shape in (3, 5) else "success"
             if shape in (0, 3, 6):  # already final, some while ago
@@ -418,7 +421,7 @@ class Scenario:
                     outcome=outcome,
                     created_at=now - ago,
                     failure_progress=rng.randint(10, 90) if outcome == "failure" else None,
-                    queued_status=UNDOCUMENTED_STATUS if index % 16 == 2 else QUEUED,
+                    queued_status=UNDOCUMENTED_STATUS if undocumented else QUEUED,
                     _index=index,
                 )
             )
