@@ -33,6 +33,13 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
 
 
+@pytest.fixture
+def sim_args(sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Global options that point the CLI at the simulator, with the test token set."""
+    monkeypatch.setenv("SIRAY_API_TOKEN", TOKEN)
+    return ["--base-url", sim.base_url]
+
+
 def test_add_list_remove_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
         ["add", "image_aaa", "video_bbb,plain-ccc", "--label", "batch"], tmp_path, capsys=capsys
@@ -181,15 +188,11 @@ def test_help_for_every_command_has_an_example(
 
 
 def test_status_exit_codes_against_simulator(
-    tmp_path: Path,
-    sim: SimServer,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, sim: SimServer, sim_args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("SIRAY_API_TOKEN", TOKEN)
     done = sim.scenario.add_task("image", queue_s=0, run_s=0, created_at=1.0)
     failed = sim.scenario.add_task("video", queue_s=0, run_s=0, outcome="failure", created_at=1.0)
-    base = ["--base-url", sim.base_url]
+    base = sim_args
     code, out, _ = run([*base, "status", done.task_id, "--json"], tmp_path, capsys=capsys)
     assert code == 0
     assert json.loads(out)["status"] == "SUCCESS"
@@ -207,16 +210,12 @@ def test_status_exit_codes_against_simulator(
 
 
 def test_a_prefix_is_only_a_hint_the_kind_that_answers_is_stored(
-    tmp_path: Path,
-    sim: SimServer,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, sim: SimServer, sim_args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """API.md: the docs' own image task has a ``video_`` ID."""
-    monkeypatch.setenv("SIRAY_API_TOKEN", TOKEN)
     quirky = sim.scenario.add_task("image", "video_0123abcd", queue_s=0, run_s=0, created_at=1.0)
     plain = sim.scenario.add_task("video", "video_4567cdef", queue_s=0, run_s=0, created_at=1.0)
-    base = ["--base-url", sim.base_url]
+    base = sim_args
     assert run(["add", quirky.task_id, plain.task_id], tmp_path, capsys=capsys)[0] == 0
     code, out, _ = run([*base, "status", quirky.task_id, plain.task_id], tmp_path, capsys=capsys)
     assert code == 0, out

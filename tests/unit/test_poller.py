@@ -480,15 +480,25 @@ async def test_unexpected_exception_is_logged_and_treated_as_transient(
 # -- kinds and not found -------------------------------------------------------------------
 
 
-async def test_auto_id_falls_back_to_video_and_remembers_it() -> None:
+@pytest.mark.parametrize(
+    ("task_id", "answering", "tried_first"),
+    [
+        ("task-123", TaskKind.VIDEO, TaskKind.IMAGE),  # no prefix: image first
+        # API.md: the docs' own image task has a ``video_`` ID; the prefix is a hint.
+        ("video_abc", TaskKind.IMAGE, TaskKind.VIDEO),
+    ],
+)
+async def test_auto_id_falls_back_to_the_other_endpoint_and_remembers_it(
+    task_id: str, answering: TaskKind, tried_first: TaskKind
+) -> None:
     async with Harness(policy=fast(interval=1.0)) as h:
-        h.source.default = answered_only_by(TaskKind.VIDEO)
-        (task,) = h.add("task-123")
+        h.source.default = answered_only_by(answering)
+        (task,) = h.add(task_id)
         await h.advance(5.5)
     kinds = [c.kind for c in h.source.calls]
-    assert kinds[:2] == [TaskKind.IMAGE, TaskKind.VIDEO]
-    assert set(kinds[2:]) == {TaskKind.VIDEO}
-    assert task.kind is TaskKind.VIDEO
+    assert kinds[:2] == [tried_first, answering]
+    assert set(kinds[2:]) == {answering}  # remembered: never the other endpoint again
+    assert task.kind is answering
     assert not task.not_found and not h.of(TaskNotFound)
 
 
@@ -498,19 +508,6 @@ async def test_video_prefix_tries_video_first() -> None:
         await h.advance(0)
     assert [c.kind for c in h.source.calls] == [TaskKind.VIDEO]
     assert h.poller.tasks["video_abc"].kind is TaskKind.VIDEO
-
-
-async def test_video_prefix_answered_only_by_the_image_endpoint_is_found() -> None:
-    """API.md: the docs' own image task has a ``video_`` ID; the prefix is a hint."""
-    async with Harness(policy=fast(interval=1.0)) as h:
-        h.source.default = answered_only_by(TaskKind.IMAGE)
-        (task,) = h.add("video_abc")
-        await h.advance(5.5)
-    kinds = [c.kind for c in h.source.calls]
-    assert kinds[:2] == [TaskKind.VIDEO, TaskKind.IMAGE]
-    assert set(kinds[2:]) == {TaskKind.IMAGE}  # remembered: never the video endpoint again
-    assert task.kind is TaskKind.IMAGE
-    assert not task.not_found and not h.of(TaskNotFound)
 
 
 async def test_both_endpoints_404_marks_not_found_and_stops_polling() -> None:
