@@ -163,12 +163,12 @@ def start_demo(
         arrival_every: seconds between new tasks arriving; None for none.
     """
     rng = random.Random(seed)
-    scenario = Scenario(seed, queue_seconds=(3.0, 15.0), run_seconds=(10.0, 60.0))
-    server = SimServer(scenario, token=DEMO_TOKEN, seed=seed)
-    server.start()
     removed = remove_abandoned_demos(Path(tempfile.gettempdir()))
     if removed:
         logger.info("removed %d abandoned demo directories", len(removed))
+    scenario = Scenario(seed, queue_seconds=(3.0, 15.0), run_seconds=(10.0, 60.0))
+    server = SimServer(scenario, token=DEMO_TOKEN, seed=seed)
+    server.start()
     data_dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
     alive_fd: int | None = None
     try:
