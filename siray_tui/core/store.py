@@ -60,7 +60,9 @@ Speed. A 10,000-task watchlist is about 6 MB of JSON, and every change re-reads 
   parse; a plain :meth:`~WatchlistStore.load` on a file nobody changed is cheap too.
 * The cyclic garbage collector is paused while the hundreds of thousands of small
   objects of a load or save are made: it would scan them all several times over for
-  nothing, since they hold no cycles.
+  nothing, since they hold no cycles. Afterwards they go straight to the oldest
+  generation (``gc.freeze()`` then ``gc.unfreeze()``), or the first young collection
+  would traverse them all once more (about 50 ms at 10,000 tasks).
 """
 
 from __future__ import annotations
@@ -1173,6 +1175,10 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            # Hand what was made straight to the oldest generation (freeze, then
+            # unfreeze): the first young collection would otherwise traverse it all.
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 

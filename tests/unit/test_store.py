@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import gc
 import json
 import math
 import os
@@ -971,3 +972,20 @@ def test_peek_reads_the_first_entries_only(tmp_path: Path) -> None:
     assert store.peek(40) == []
     (tmp_path / "watchlist.json").write_text('{"version": 1, "tasks": [{"task_id": "ok"}, {broken')
     assert [t.task_id for t in store.peek(40)] == ["ok"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_load_leaves_the_collector_as_it_was_and_its_tasks_collectable(
+    store: WatchlistStore, enabled: bool
+) -> None:
+    store.add(["image_a", "video_b", "c"])
+    (gc.enable if enabled else gc.disable)()
+    try:
+        tasks = WatchlistStore(store.data_dir).load()
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert gc.get_freeze_count() == 0  # nothing left in the permanent generation
+    if enabled:  # handed to the oldest generation, where a full collection still looks
+        oldest = {id(o) for o in gc.get_objects(generation=2)}
+        assert all(id(task) in oldest for task in tasks.values())
