@@ -118,6 +118,13 @@ async def select(pilot: Pilot[Any], task_id: str) -> None:
     await pilot.pause()
 
 
+async def open_details(pilot: Pilot[Any], task_id: str) -> None:
+    """Select ``task_id`` and open its details with enter, as a user would."""
+    await select(pilot, task_id)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
 async def finish_workers(app: SirayApp) -> None:
     """Wait for every worker but the poller's (which runs until the app stops)."""
     others = [w for w in app.workers if w.group != "poller"]

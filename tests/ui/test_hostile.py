@@ -14,7 +14,7 @@ from siray_tui.core.clock import SystemClock
 from siray_tui.core.errors import AuthError, ServerError
 from siray_tui.core.models import TaskKind, TaskState
 from siray_tui.ui.screens.details import DetailsScreen
-from tests.ui.conftest import AppFactory, FakeSource, finish_workers, ready, select, table
+from tests.ui.conftest import AppFactory, FakeSource, finish_workers, open_details, ready, table
 from tests.ui.fixtures import make_task
 
 HOSTILE = (
@@ -103,9 +103,7 @@ async def test_hostile_payloads_through_the_poller(make_app: AppFactory) -> None
         plain = "".join(strip.text for strip in strips_of(app))
         assert "[@click=app.quit]" in plain  # shown literally, not obeyed
         for task_id in ("image_fail000001", "image_odd0000001", "image_err0000001"):
-            await select(pilot, task_id)
-            await pilot.press("enter")
-            await pilot.pause()
+            await open_details(pilot, task_id)
             assert isinstance(app.screen, DetailsScreen)
             assert_inert(app)
             await pilot.press("c")  # copies only a URL that passes the check

@@ -25,6 +25,7 @@ from tests.ui.conftest import (
     FakeSource,
     dashboard,
     finish_workers,
+    open_details,
     ready,
     select,
     table,
@@ -97,9 +98,7 @@ async def test_enter_opens_details(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await select(pilot, "image_0b91c2f3aa")
-        await pilot.press("enter")
-        await pilot.pause()
+        await open_details(pilot, "image_0b91c2f3aa")
         assert isinstance(app.screen, DetailsScreen)
         assert app.screen.shown_task.task_id == "image_0b91c2f3aa"
         await pilot.press("escape")
@@ -247,9 +246,7 @@ async def test_copy_output_url_in_details(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await select(pilot, "image_a8813a4b4c9")
-        await pilot.press("enter")
-        await pilot.pause()
+        await open_details(pilot, "image_a8813a4b4c9")
         await pilot.click("#copy-2")
         assert app.clipboard == "https://api.siray.ai/redirect/a1"
         await pilot.press("c")  # no output focused by the key path: the first one
