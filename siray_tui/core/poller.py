@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 RATE_LIMIT_BACKOFF_BASE: Final = 2.0
 RATE_LIMIT_BACKOFF_CAP: Final = 120.0
+# A Retry-After shorter than this (0, or a date already past) is no usable hint: obeyed
+# literally against a server that answers 429 to everything, it is a hot loop.
+RATE_LIMIT_MIN_PAUSE: Final = 0.25
 REQUEST_RATE_WINDOW: Final = 10  # seconds over which PollerStats.request_rate is measured
 NOT_FOUND_MESSAGE: Final = "not found"
 _ERROR_LIMIT: Final = 200
@@ -726,8 +729,11 @@ class Poller:
             if error.retry_after is not None:
                 self._extend_rate_limit(now + error.retry_after)
             return
-        if error.retry_after is not None:
-            delay = error.retry_after
+        asked = error.retry_after
+        if asked is not None and asked < RATE_LIMIT_MIN_PAUSE:
+            asked = None
+        if asked is not None:
+            delay = asked
         else:
             self._rate_limit_attempt += 1
             delay = min(
@@ -737,7 +743,7 @@ class Poller:
         self._rate_limited_until = now + delay
         self._rate_limited_wall = self._clock.now() + delay
         self._last_error = _one_line(error)
-        self._emit(RateLimited(until=self._rate_limited_wall, retry_after=error.retry_after))
+        self._emit(RateLimited(until=self._rate_limited_wall, retry_after=asked))
 
     def _extend_rate_limit(self, until: float) -> None:
         assert self._rate_limited_until is not None and self._rate_limited_wall is not None
