@@ -375,7 +375,8 @@ async def run_wait(
     at the end, so every task appears exactly once; otherwise a table at the end.
 
     Returns:
-        0 all SUCCESS; 1 any FAILURE; 2 error (invalid ID, token, not found); 3 timeout.
+        0 all SUCCESS; 1 any FAILURE or failed download; 2 error (invalid ID, token, not
+        found); 3 timeout.
     """
     ids = _validate(task_ids, err)
     if ids is None:
@@ -438,6 +439,7 @@ class _Waiter:
         self.settings = settings
         self.downloader: Downloader | None = None
         self.downloads: list[asyncio.Task[list[DownloadResult]]] = []
+        self.download_failed = False
         self.poller.add(tasks)
 
     def _on(self, event: PollerEvent) -> None:
@@ -504,6 +506,7 @@ class _Waiter:
             for results in await asyncio.gather(*self.downloads):
                 for result in results:
                     if result.status == "failed":
+                        self.download_failed = True
                         self.err.write(
                             f"siray-tui: download failed: {result.task_id} "
                             f"#{result.index}: {result.error}\n"
@@ -544,6 +547,9 @@ class _Waiter:
             )
             self.err.flush()
             return EXIT_TIMEOUT
+        if self.download_failed:
+            # A script doing ``wait --auto-download && use-the-files`` must not go on.
+            return EXIT_FAILURE
         if any(task.status is TaskStatus.FAILURE for task in tasks):
             return EXIT_FAILURE
         return EXIT_OK
