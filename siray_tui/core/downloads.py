@@ -22,6 +22,9 @@ Output URLs come from the server and are untrusted, so this module:
   ``.part`` left by an interrupted run is resumed with ``Range: bytes=<size>-``: a 206
   with a matching ``Content-Range`` is appended, a 200 restarts from zero. Any existing
   ``<index>.<allow-listed ext>`` counts as complete and is not fetched again.
+* **Never follows a planted link.** A symbolic link (or anything but a regular file) as
+  the final name or the ``.part``, or as the task's folder, fails that output with a
+  message saying so: it is not ours, and following it would read or write elsewhere.
 * **Caps the size while streaming.** ``Content-Length`` can lie or be absent, so the cap
   (2 GiB by default) counts the bytes that really arrive; crossing it aborts and deletes
   the ``.part``. A declared length above the cap is refused before reading the body.
@@ -35,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import stat
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -236,17 +240,37 @@ class _Target:
         return path
 
     def existing(self) -> Path | None:
+        """A complete earlier download of this output, or None.
+
+        Raises:
+            DownloadError: when the name (or the ``.part``) is a symbolic link or anything
+                but a regular file: planted, not ours, and never followed.
+        """
+        _refuse_unless_regular(self.part)
         for ext in FINAL_EXTENSIONS:
             candidate = self.task_dir / f"{self.index}.{ext}"
-            if candidate.is_file():
+            if _refuse_unless_regular(candidate):
                 return candidate
         return None
 
     def part_size(self) -> int:
         try:
-            return self.part.stat().st_size if self.part.is_file() else 0
+            info = self.part.lstat()
         except OSError:
             return 0
+        return info.st_size if stat.S_ISREG(info.st_mode) else 0
+
+
+def _refuse_unless_regular(path: Path) -> bool:
+    """True for a regular file, False for nothing there; raise for anything else."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    if stat.S_ISREG(info.st_mode):
+        return True
+    what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+    raise DownloadError(f"refused {clean_text(path)}: it is {what}; not following it")
 
 
 class _PartFile:
@@ -436,7 +460,10 @@ class Downloader:
 
     def _target(self, task_id: str, index: int) -> _Target:
         base = self.download_dir.resolve()
-        task_dir = (base / validate_task_id(task_id)).resolve()
+        named = base / validate_task_id(task_id)
+        if named.is_symlink():
+            raise DownloadError(f"refused {clean_text(named)}: it is a symbolic link")
+        task_dir = named.resolve()
         if task_dir.parent != base:
             raise DownloadError(f"refused task folder outside the download directory: {task_dir}")
         return _Target(base, task_dir, task_dir / f"{index}{PART_SUFFIX}", index)
