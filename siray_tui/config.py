@@ -269,21 +269,29 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _LogFileHandler(logging.handlers.RotatingFileHandler):
+    """The handler :func:`setup_logging` installs, so a second call can replace it."""
+
+
 def setup_logging(settings: Settings, log_dir: Path | None = None) -> Path | None:
     """Send ``siray_tui`` logs to a rotated file when the level is debug or info.
+
+    The client logs every request at debug (method, path, status, time: never a header),
+    the poller its backoffs; a second call replaces the file handler of the first.
 
     Returns the log file's path, or None when no file log was asked for.
     """
     logger = logging.getLogger("siray_tui")
     logger.setLevel(settings.log_level.upper())
+    for old in [h for h in logger.handlers if isinstance(h, _LogFileHandler)]:
+        logger.removeHandler(old)
+        old.close()
     if settings.log_level not in ("debug", "info"):
         return None
     directory = log_dir or default_log_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / "siray-tui.log"
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=2 * 1024 * 1024, backupCount=3, encoding="utf-8"
-    )
+    handler = _LogFileHandler(path, maxBytes=2 * 1024 * 1024, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(settings.token))
     logger.addHandler(handler)

@@ -743,6 +743,7 @@ class Poller:
         self._rate_limited_until = now + delay
         self._rate_limited_wall = self._clock.now() + delay
         self._last_error = _one_line(error)
+        logger.info("rate limited (Retry-After %s): pausing %.1f s", error.retry_after, delay)
         self._emit(RateLimited(until=self._rate_limited_wall, retry_after=asked))
 
     def _extend_rate_limit(self, until: float) -> None:
@@ -792,6 +793,9 @@ class Poller:
             message = f"internal error: {type(error).__name__}: {_one_line(error)}"
         task.last_error = message
         self._last_error = f"{task_id}: {message}"
+        logger.debug(
+            "%s: attempt %d failed (%s); retrying in %.1f s", task_id, attempt, message, delay
+        )
         self._mark_dirty(task_id, now)
         self._schedule(task_id, now + delay)
         if self._wants_events:

@@ -60,8 +60,9 @@ async def test_status_persistent_500_exits_2_with_one_line_after_three_tries(
     task = sim.scenario.add_task("image", queue_s=0, run_s=0, created_at=1.0)
     code, records, err = await status(settings_for(sim.base_url, tmp_path), [task.task_id])
     assert code == 2
-    assert err.splitlines() == [f"siray-tui: error: {task.task_id}: HTTP 500 server error: "
-                                "internal server error"]
+    assert err.splitlines() == [
+        f"siray-tui: error: {task.task_id}: HTTP 500 server error: internal server error"
+    ]
     assert "HTTP 500" in str(records[0]["error"])
     assert sim.requests_for(task.task_id) == STATUS_ATTEMPTS
 

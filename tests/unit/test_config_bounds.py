@@ -15,12 +15,15 @@ from siray_tui.core.errors import ConfigError
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        ({"rate": "1e-300"}, "rate must be at least 0.1 and at most 1000 requests per second, "
-         "got 1e-300"),
-        ({"rate": "0.05"}, "rate must be at least 0.1 and at most 1000 requests per second, "
-         "got 0.05"),
-        ({"interval": "1e300"}, "interval must be at least 1 second and at most 3600, "
-         "got 1e+300"),
+        (
+            {"rate": "1e-300"},
+            "rate must be at least 0.1 and at most 1000 requests per second, got 1e-300",
+        ),
+        (
+            {"rate": "0.05"},
+            "rate must be at least 0.1 and at most 1000 requests per second, got 0.05",
+        ),
+        ({"interval": "1e300"}, "interval must be at least 1 second and at most 3600, got 1e+300"),
         ({"concurrency": "100000"}, "concurrency must be 1 to 64, got 100000"),
     ],
 )
@@ -34,9 +37,7 @@ def test_rate_1e_minus_300_exits_2_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """It used to be accepted, and ``status`` then waited for ever for its first slot."""
-    code = main(
-        ["--data-dir", str(tmp_path), "--rate", "1e-300", "list"], stdin=io.StringIO("")
-    )
+    code = main(["--data-dir", str(tmp_path), "--rate", "1e-300", "list"], stdin=io.StringIO(""))
     err = capsys.readouterr().err
     assert code == 2
     assert err.splitlines() == [
