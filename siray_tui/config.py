@@ -23,7 +23,7 @@ import platformdirs
 from siray_tui.core.client import DEFAULT_BASE_URL, check_base_url
 from siray_tui.core.errors import ConfigError
 from siray_tui.core.secret import Secret
-from siray_tui.core.text import is_loopback_host
+from siray_tui.core.text import host_scope, is_loopback_host
 
 APP_NAME: Final = "siray-tui"
 TOKEN_ENV_VARS: Final = ("SIRAY_API_TOKEN", "SIRAY_API_KEY")
@@ -95,6 +95,14 @@ class Settings:
         (a base URL on loopback means the simulator)."""
         host = urlsplit(self.base_url).hostname or ""
         return self.demo or is_loopback_host(host)
+
+    @property
+    def output_scope(self) -> str | None:
+        """The kind of non-public address the base URL is at (``private``...), or None.
+
+        Output URLs at such addresses are refused unless the API itself is at one.
+        """
+        return host_scope(urlsplit(self.base_url).hostname or "")
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (the demo swaps base URL and directories)."""

@@ -132,11 +132,13 @@ def _load(store: WatchlistStore, ids: Sequence[str], err: TextIO) -> dict[str, W
     return dict(watchlist.tasks)
 
 
-def _policy(settings: Settings, **changes: float) -> PollPolicy:
+def _policy(settings: Settings, backoff_base: float | None = None) -> PollPolicy:
     policy = PollPolicy(
         interval=settings.interval, concurrency=settings.concurrency, rate=settings.rate
     )
-    return dataclasses.replace(policy, **changes) if changes else policy
+    if backoff_base is None:
+        return policy
+    return dataclasses.replace(policy, backoff_base=backoff_base)
 
 
 @dataclass
@@ -494,6 +496,7 @@ class _Waiter:
             self.downloader = Downloader(
                 self.settings.download_dir,
                 allow_loopback_http=self.settings.allow_loopback_http,
+                allow_scope=self.settings.output_scope,
                 max_bytes=self.settings.max_download_bytes,
             )
         job = self.downloader.download_task(task_id, urls)

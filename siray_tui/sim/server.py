@@ -113,6 +113,10 @@ class Faults:
             so ``0.5`` is possible for fast tests), ``"date"`` (an HTTP date 2 s ahead),
             ``"past"`` (an HTTP date an hour ago), or any other string sent verbatim
             (garbage).
+        fail_first: the first N queries of each task ID get ``fail_first_with``
+            instead of their answer (deterministic, unlike ``error_rate``).
+        fail_first_with: an HTTP status (500, 502, 503) or ``"html"`` (a 200 with the
+            gateway page).
         latency: seconds slept before answering each ``/v1`` request.
         nonjson_rate: fraction of ``/v1`` GETs answered 200 with an HTML gateway page.
         drop_rate: fraction of ``/v1`` GETs whose connection closes with no answer.
@@ -121,22 +125,18 @@ class Faults:
         quirky: payloads vary the way real ones do: ``progress`` as a number, ``""`` or
             missing; timestamps as digit strings, or null / missing when 0; a
             ``start_time`` a second before ``submit_time`` (clock skew); extra fields.
-        fail_first: the first N queries of each task ID get ``fail_first_with``
-            instead of their answer (deterministic, unlike ``error_rate``).
-        fail_first_with: an HTTP status (500, 502, 503) or ``"html"`` (a 200 with the
-            gateway page).
     """
 
     error_rate: float = 0.0
     rate_limit_every: int = 0
     retry_after: float | str | None = None
+    fail_first: int = 0
+    fail_first_with: int | str = 500
     latency: float = 0.0
     nonjson_rate: float = 0.0
     drop_rate: float = 0.0
     hostile: bool = False
     quirky: bool = False
-    fail_first: int = 0
-    fail_first_with: int | str = 500
 
 
 @dataclass(frozen=True)
