@@ -257,6 +257,7 @@ class SirayClient:
         request = self._http.build_request(method, path, json=json_body)
         if self._token and _origin(request.url) == self._origin:
             request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        started = self._clock.monotonic()
         try:
             response = await self._http.send(request)
         except httpx.TimeoutException as exc:
@@ -272,7 +273,7 @@ class SirayClient:
             method,
             path,
             response.status_code,
-            response.elapsed.total_seconds() * 1000,
+            (self._clock.monotonic() - started) * 1000,
         )
         self._raise_for_status(response)
         return response
