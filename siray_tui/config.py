@@ -23,11 +23,16 @@ import platformdirs
 from siray_tui.core.client import DEFAULT_BASE_URL, check_base_url
 from siray_tui.core.errors import ConfigError
 from siray_tui.core.secret import Secret
-from siray_tui.core.text import is_loopback_host
+from siray_tui.core.text import host_scope, is_loopback_host
 
 APP_NAME: Final = "siray-tui"
 TOKEN_ENV_VARS: Final = ("SIRAY_API_TOKEN", "SIRAY_API_KEY")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+MIN_INTERVAL: Final = 1.0
+MAX_INTERVAL: Final = 3600.0
+MAX_CONCURRENCY: Final = 64
+MIN_RATE: Final = 0.1
+MAX_RATE: Final = 1000.0
 
 # config.toml key -> (environment variable or None, type)
 _KEYS: Final[dict[str, tuple[str | None, type]]] = {
@@ -90,6 +95,14 @@ class Settings:
         (a base URL on loopback means the simulator)."""
         host = urlsplit(self.base_url).hostname or ""
         return self.demo or is_loopback_host(host)
+
+    @property
+    def output_scope(self) -> str | None:
+        """The kind of non-public address the base URL is at (``private``...), or None.
+
+        Output URLs at such addresses are refused unless the API itself is at one.
+        """
+        return host_scope(urlsplit(self.base_url).hostname or "")
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (the demo swaps base URL and directories)."""
@@ -179,6 +192,12 @@ def load_settings(
     else:
         config_path, required = default_config_path(), False
     file_values = read_config_file(config_path, required=required)
+    # Every key of the file is checked, also those a flag or the environment overrides
+    # now: a bad file must not lie in wait for the day the override goes away.
+    from_file = {
+        key: _check_bounds(key, _convert(key, _KEYS[key][1], value, str(config_path)))
+        for key, value in file_values.items()
+    }
 
     values: dict[str, Any] = {}
     for key, (env_name, kind) in _KEYS.items():
@@ -186,8 +205,8 @@ def load_settings(
             values[key] = _convert(key, kind, flags[key], "command line")
         elif env_name and env.get(env_name):
             values[key] = _convert(key, kind, env[env_name], env_name)
-        elif key in file_values:
-            values[key] = _convert(key, kind, file_values[key], str(config_path))
+        elif key in from_file:
+            values[key] = from_file[key]
 
     token_text, token_source = None, ""
     for name in TOKEN_ENV_VARS:
@@ -209,22 +228,35 @@ def load_settings(
     return validate(settings)
 
 
+def _check_bounds(key: str, value: Any) -> Any:
+    """``value`` if it is within the sane range for ``key``, else a one-line ConfigError.
+
+    The bounds keep the poller out of absurd states: a rate of 1e-300 requests per
+    second is accepted by arithmetic and then waits for ever.
+    """
+    if key == "interval" and not MIN_INTERVAL <= value <= MAX_INTERVAL:
+        raise ConfigError(
+            f"interval must be at least {MIN_INTERVAL:g} second and at most "
+            f"{MAX_INTERVAL:g}, got {value:g}"
+        )
+    if key == "concurrency" and not 1 <= value <= MAX_CONCURRENCY:
+        raise ConfigError(f"concurrency must be 1 to {MAX_CONCURRENCY}, got {value}")
+    if key == "rate" and not MIN_RATE <= value <= MAX_RATE:
+        raise ConfigError(
+            f"rate must be at least {MIN_RATE:g} and at most {MAX_RATE:g} requests per "
+            f"second, got {value:g}"
+        )
+    if key == "max_download_bytes" and value < 1:
+        raise ConfigError(f"max_download_bytes must be positive, got {value}")
+    if key == "log_level" and value.lower() not in LOG_LEVELS:
+        raise ConfigError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return value
+
+
 def validate(settings: Settings) -> Settings:
     """Check ranges and the base URL; returns the settings with a normalised base URL."""
-    if settings.interval < 1:
-        raise ConfigError(f"interval must be at least 1 second, got {settings.interval:g}")
-    if not 1 <= settings.concurrency <= 64:
-        raise ConfigError(f"concurrency must be 1 to 64, got {settings.concurrency}")
-    if not 0 < settings.rate <= 1000:
-        raise ConfigError(
-            f"rate must be above 0 and at most 1000 per second, got {settings.rate:g}"
-        )
-    if settings.max_download_bytes < 1:
-        raise ConfigError(f"max_download_bytes must be positive, got {settings.max_download_bytes}")
-    if settings.log_level.lower() not in LOG_LEVELS:
-        raise ConfigError(
-            f"log level must be one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}"
-        )
+    for key in ("interval", "concurrency", "rate", "max_download_bytes", "log_level"):
+        _check_bounds(key, getattr(settings, key))
     base_url = check_base_url(settings.base_url, insecure=settings.insecure)
     return replace(settings, base_url=base_url, log_level=settings.log_level.lower())
 
@@ -245,21 +277,29 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _LogFileHandler(logging.handlers.RotatingFileHandler):
+    """The handler :func:`setup_logging` installs, so a second call can replace it."""
+
+
 def setup_logging(settings: Settings, log_dir: Path | None = None) -> Path | None:
     """Send ``siray_tui`` logs to a rotated file when the level is debug or info.
+
+    The client logs every request at debug (method, path, status, time: never a header),
+    the poller its backoffs; a second call replaces the file handler of the first.
 
     Returns the log file's path, or None when no file log was asked for.
     """
     logger = logging.getLogger("siray_tui")
     logger.setLevel(settings.log_level.upper())
+    for old in [h for h in logger.handlers if isinstance(h, _LogFileHandler)]:
+        logger.removeHandler(old)
+        old.close()
     if settings.log_level not in ("debug", "info"):
         return None
     directory = log_dir or default_log_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / "siray-tui.log"
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=2 * 1024 * 1024, backupCount=3, encoding="utf-8"
-    )
+    handler = _LogFileHandler(path, maxBytes=2 * 1024 * 1024, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(settings.token))
     logger.addHandler(handler)

@@ -82,6 +82,7 @@ async def run_download(
         Downloader(
             target,
             allow_loopback_http=settings.allow_loopback_http,
+            allow_scope=settings.output_scope,
             max_bytes=settings.max_download_bytes,
         ) as downloader,
     ):

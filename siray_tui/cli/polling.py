@@ -3,18 +3,21 @@
 Both drive the same :class:`~siray_tui.core.poller.Poller` the dashboard uses, so the
 command line gets the same rate cap, backoff, 429 handling, auto-kind fallback and
 coalesced watchlist writes, and a script that runs ``wait`` over a batch of 200 never
-polls harder than the dashboard would. ``status`` is one refresh round of the given IDs;
-``wait`` polls until each task is final (or not found, or the token is rejected).
+polls harder than the dashboard would. ``status`` is one refresh round of the given IDs
+(a 5xx or non-JSON answer is retried twice with backoff, and 429s are waited out for at
+most a minute, saying so on stderr); ``wait`` polls until each task is final (or not
+found, or the token is rejected).
 
 Exit statuses are DESIGN.md's. When several apply, the most actionable wins:
 ``status``: error 2 > any FAILURE 1 > 0. ``wait``: error 2 (token rejected, not found) >
-timeout 3 > any FAILURE 1 > all SUCCESS 0.
+timeout 3 > any FAILURE or failed download 1 > all SUCCESS 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +36,7 @@ from siray_tui.core.poller import (
     PollerEvent,
     PollFailed,
     PollPolicy,
+    RateLimited,
     TaskNotFound,
     TaskSource,
     TaskUpdated,
@@ -47,6 +51,9 @@ EXIT_FAILURE: Final = 1
 EXIT_ERROR: Final = 2
 EXIT_TIMEOUT: Final = 3
 
+STATUS_ATTEMPTS: Final = 3  # tries per task before status reports a transient error
+STATUS_RETRY_BACKOFF: Final = 0.5  # seconds before the second try; doubles after
+STATUS_GIVE_UP: Final = 60.0  # seconds status waits out 429s (or anything) before exit 2
 PROGRESS_EVERY_TTY: Final = 1.0
 PROGRESS_EVERY_PLAIN: Final = 5.0
 DEMO_TOKEN: Final = "demo"  # noqa: S105 - the simulator on loopback accepts any non-empty token
@@ -125,10 +132,13 @@ def _load(store: WatchlistStore, ids: Sequence[str], err: TextIO) -> dict[str, W
     return dict(watchlist.tasks)
 
 
-def _policy(settings: Settings) -> PollPolicy:
-    return PollPolicy(
+def _policy(settings: Settings, backoff_base: float | None = None) -> PollPolicy:
+    policy = PollPolicy(
         interval=settings.interval, concurrency=settings.concurrency, rate=settings.rate
     )
+    if backoff_base is None:
+        return policy
+    return dataclasses.replace(policy, backoff_base=backoff_base)
 
 
 @dataclass
@@ -139,6 +149,8 @@ class _Outcome:
     auth_error: str | None = None
     errors: dict[str, str] = field(default_factory=dict)  # task ID -> one-line error
     answered: set[str] = field(default_factory=set)  # task IDs with an answer this time
+    rate_limited: bool = False  # a 429 was seen
+    gave_up: str | None = None  # why status stopped before every task answered
 
 
 async def _run_until(poller: Poller, done: asyncio.Event, limit: float | None = None) -> bool:
@@ -177,11 +189,17 @@ async def run_status(
     err: TextIO,
     store: WatchlistStore | None = None,
     source: TaskSource | None = None,
+    give_up_after: float = STATUS_GIVE_UP,
+    retry_backoff: float = STATUS_RETRY_BACKOFF,
 ) -> int:
     """``siray-tui status ID... [--json]``: query each task now, store and print it.
 
     Every given ID is polled once, final ones included (the user asked for now); IDs
     not on the watchlist are added. With no IDs, every task on the watchlist is queried.
+    A transient failure (5xx, non-JSON, dropped connection) is retried until
+    :data:`STATUS_ATTEMPTS` tries, with backoff; a 429 pauses every task and is said on
+    ``err``. After ``give_up_after`` seconds, or as soon as the server asks for a pause
+    that ends later, status stops with 2 rather than wait for ever.
 
     Args:
         settings: resolved settings (base URL, token, data directory, limits).
@@ -191,9 +209,12 @@ async def run_status(
         err: where errors and warnings go, one line each.
         store: the watchlist (default: the one in ``settings.data_dir``).
         source: where states come from (default: a SirayClient for ``settings``).
+        give_up_after: the most seconds to spend; tests pass a fraction of a second.
+        retry_backoff: seconds before retrying a transient failure; doubles per try.
 
     Returns:
-        0 all queried; 1 any FAILURE; 2 any error (invalid ID, not found, token, network).
+        0 all queried; 1 any FAILURE; 2 any error (invalid ID, not found, token, network,
+        rate-limited past ``give_up_after``).
     """
     ids = _validate(task_ids, err)
     if ids is None:
@@ -212,7 +233,8 @@ async def run_status(
             return EXIT_OK
         clock = SystemClock()
         queried = [tasks[i] for i in wanted]
-        poller, outcome = await _status_round(api, store, clock, settings, queried)
+        limits = _StatusLimits(give_up_after, retry_backoff)
+        poller, outcome = await _status_round(api, store, clock, settings, queried, limits, err)
         report_warnings(store, err)
     finally:
         if client is not None:
@@ -232,9 +254,19 @@ async def run_status(
             err.write(f"siray-tui: error: {task_id}: {message}\n")
         err.flush()
         return EXIT_ERROR
+    if outcome.gave_up:
+        return _fail(err, outcome.gave_up)
     if any(task.status is TaskStatus.FAILURE for task in shown):
         return EXIT_FAILURE
     return EXIT_OK
+
+
+@dataclass(frozen=True)
+class _StatusLimits:
+    """How long ``status`` may take: its whole budget and its retry backoff."""
+
+    give_up_after: float
+    retry_backoff: float
 
 
 async def _status_round(
@@ -243,18 +275,42 @@ async def _status_round(
     clock: Clock,
     settings: Settings,
     tasks: list[WatchedTask],
+    limits: _StatusLimits,
+    err: TextIO,
 ) -> tuple[Poller, _Outcome]:
-    """Poll each task once (a 429 is waited out; an auto ID may take two requests).
+    """Poll each task once (an auto ID may take two requests), within ``limits``.
 
-    A failed poll counts as the answer: ``status`` reports now rather than retrying.
+    A transient failure is retried by the poller's own backoff until the last try,
+    whose error is the answer. A 429 is waited out, and said on ``err``, unless the
+    pause would end after the budget: then status gives up at once.
     """
     outcome = _Outcome()
     pending = {task.task_id for task in tasks}
+    deadline = clock.monotonic() + limits.give_up_after
+
+    def on_rate_limited(event: RateLimited) -> None:
+        outcome.rate_limited = True
+        pause = max(0.0, event.until - clock.now())
+        if clock.monotonic() + pause > deadline:
+            outcome.gave_up = (
+                f"rate-limited by the API: next try in {format_duration(math.ceil(pause))}, "
+                f"after the {format_duration(limits.give_up_after)} limit; "
+                f"gave up with {_count(pending)} unanswered"
+            )
+            outcome.done.set()
+            return
+        err.write(f"siray-tui: rate-limited, retrying in {format_duration(math.ceil(pause))}\n")
+        err.flush()
 
     def on_event(event: PollerEvent) -> None:
         if isinstance(event, AuthFailed):
             outcome.auth_error = event.message
             pending.clear()
+        elif isinstance(event, RateLimited):
+            on_rate_limited(event)
+            return
+        elif isinstance(event, PollFailed) and event.attempt < STATUS_ATTEMPTS:
+            return  # the poller tries again after its backoff
         elif isinstance(event, TaskUpdated | PollFailed | TaskNotFound):
             task_id = event.task.task_id
             outcome.answered.add(task_id)
@@ -266,17 +322,33 @@ async def _status_round(
         if not pending:
             outcome.done.set()
 
-    poller = Poller(source, policy=_policy(settings), store=store, clock=clock, on_event=on_event)
+    policy = _policy(settings, backoff_base=limits.retry_backoff)
+    poller = Poller(source, policy=policy, store=store, clock=clock, on_event=on_event)
     poller.add(tasks)
     poller.refresh(pending)
-    await _run_until(poller, outcome.done)
+    finished = await _run_until(poller, outcome.done, limits.give_up_after)
+    if not finished and pending and outcome.gave_up is None:
+        why = "rate-limited by the API" if outcome.rate_limited else "no answer in time"
+        outcome.gave_up = (
+            f"{why}: gave up after {format_duration(limits.give_up_after)} "
+            f"with {_count(pending)} unanswered"
+        )
     return poller, outcome
 
 
+def _count(task_ids: set[str]) -> str:
+    return f"{len(task_ids)} task{'' if len(task_ids) == 1 else 's'}"
+
+
 def _with_error(task: WatchedTask, outcome: _Outcome) -> WatchedTask:
-    """The task to print: a rejected token is shown on each task it left unanswered."""
-    if outcome.auth_error and task.task_id not in outcome.answered:
+    """The task to print: a rejected token, or giving up, is shown on each task it left
+    unanswered."""
+    if task.task_id in outcome.answered:
+        return task
+    if outcome.auth_error:
         return dataclasses.replace(task, last_error=outcome.auth_error)
+    if outcome.gave_up:
+        return dataclasses.replace(task, last_error=outcome.gave_up)
     return task
 
 
@@ -305,7 +377,8 @@ async def run_wait(
     at the end, so every task appears exactly once; otherwise a table at the end.
 
     Returns:
-        0 all SUCCESS; 1 any FAILURE; 2 error (invalid ID, token, not found); 3 timeout.
+        0 all SUCCESS; 1 any FAILURE or failed download; 2 error (invalid ID, token, not
+        found); 3 timeout.
     """
     ids = _validate(task_ids, err)
     if ids is None:
@@ -368,6 +441,7 @@ class _Waiter:
         self.settings = settings
         self.downloader: Downloader | None = None
         self.downloads: list[asyncio.Task[list[DownloadResult]]] = []
+        self.download_failed = False
         self.poller.add(tasks)
 
     def _on(self, event: PollerEvent) -> None:
@@ -422,6 +496,7 @@ class _Waiter:
             self.downloader = Downloader(
                 self.settings.download_dir,
                 allow_loopback_http=self.settings.allow_loopback_http,
+                allow_scope=self.settings.output_scope,
                 max_bytes=self.settings.max_download_bytes,
             )
         job = self.downloader.download_task(task_id, urls)
@@ -434,6 +509,7 @@ class _Waiter:
             for results in await asyncio.gather(*self.downloads):
                 for result in results:
                     if result.status == "failed":
+                        self.download_failed = True
                         self.err.write(
                             f"siray-tui: download failed: {result.task_id} "
                             f"#{result.index}: {result.error}\n"
@@ -474,6 +550,9 @@ class _Waiter:
             )
             self.err.flush()
             return EXIT_TIMEOUT
+        if self.download_failed:
+            # A script doing ``wait --auto-download && use-the-files`` must not go on.
+            return EXIT_FAILURE
         if any(task.status is TaskStatus.FAILURE for task in tasks):
             return EXIT_FAILURE
         return EXIT_OK

@@ -13,6 +13,7 @@ Every failure is mapped onto the tree in :mod:`siray_tui.core.errors`.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -40,6 +41,8 @@ from siray_tui.core.errors import (
 from siray_tui.core.models import TaskKind, TaskState, validate_task_id
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import clean_text, is_loopback_host
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL: Final = "https://api.siray.ai"
 MAX_CONNECTIONS: Final = 10
@@ -254,13 +257,24 @@ class SirayClient:
         request = self._http.build_request(method, path, json=json_body)
         if self._token and _origin(request.url) == self._origin:
             request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        started = self._clock.monotonic()
         try:
             response = await self._http.send(request)
         except httpx.TimeoutException as exc:
+            logger.debug("%s %s: timed out (%s)", method, path, type(exc).__name__)
             raise RequestTimeoutError(f"request timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             detail = clean_text(str(exc))[:120] or type(exc).__name__
+            logger.debug("%s %s: connection failed: %s", method, path, detail)
             raise TransportError(f"connection failed: {detail}") from None
+        # The path and status only: never a header, so never the token.
+        logger.debug(
+            "%s %s: HTTP %d in %.0f ms",
+            method,
+            path,
+            response.status_code,
+            (self._clock.monotonic() - started) * 1000,
+        )
         self._raise_for_status(response)
         return response
 

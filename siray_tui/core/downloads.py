@@ -10,7 +10,9 @@ Output URLs come from the server and are untrusted, so this module:
   most :data:`MAX_REDIRECTS`) and every hop's URL is checked with
   :func:`~siray_tui.core.text.check_url`: only ``https`` with a host, or plain ``http`` to
   loopback when the caller allows it (tests, the demo). ``file:``, ``javascript:``,
-  ``data:``, relative URLs and the like are refused before anything is written.
+  ``data:``, relative URLs and the like are refused before anything is written, and so
+  are private, link-local, loopback and other non-public IP literals and ``localhost``
+  names (unless the API itself is at one), before any connection or DNS lookup.
 * **Chooses the file names.** The server's names are ignored: a file is saved as
   ``<download_dir>/<task_id>/<index>.<ext>`` (index from 1) with ``ext`` taken from the
   Content-Type (or the URL's path when the type is missing or generic) through an
@@ -22,6 +24,9 @@ Output URLs come from the server and are untrusted, so this module:
   ``.part`` left by an interrupted run is resumed with ``Range: bytes=<size>-``: a 206
   with a matching ``Content-Range`` is appended, a 200 restarts from zero. Any existing
   ``<index>.<allow-listed ext>`` counts as complete and is not fetched again.
+* **Never follows a planted link.** A symbolic link (or anything but a regular file) as
+  the final name or the ``.part``, or as the task's folder, fails that output with a
+  message saying so: it is not ours, and following it would read or write elsewhere.
 * **Caps the size while streaming.** ``Content-Length`` can lie or be absent, so the cap
   (2 GiB by default) counts the bytes that really arrive; crossing it aborts and deletes
   the ``.part``. A declared length above the cap is refused before reading the body.
@@ -35,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import stat
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -236,17 +242,37 @@ class _Target:
         return path
 
     def existing(self) -> Path | None:
+        """A complete earlier download of this output, or None.
+
+        Raises:
+            DownloadError: when the name (or the ``.part``) is a symbolic link or anything
+                but a regular file: planted, not ours, and never followed.
+        """
+        _refuse_unless_regular(self.part)
         for ext in FINAL_EXTENSIONS:
             candidate = self.task_dir / f"{self.index}.{ext}"
-            if candidate.is_file():
+            if _refuse_unless_regular(candidate):
                 return candidate
         return None
 
     def part_size(self) -> int:
         try:
-            return self.part.stat().st_size if self.part.is_file() else 0
+            info = self.part.lstat()
         except OSError:
             return 0
+        return info.st_size if stat.S_ISREG(info.st_mode) else 0
+
+
+def _refuse_unless_regular(path: Path) -> bool:
+    """True for a regular file, False for nothing there; raise for anything else."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    if stat.S_ISREG(info.st_mode):
+        return True
+    what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+    raise DownloadError(f"refused {clean_text(path)}: it is {what}; not following it")
 
 
 class _PartFile:
@@ -289,6 +315,9 @@ class Downloader:
             file actually written.
         allow_loopback_http: also fetch plain ``http`` from loopback hosts (the
             simulator); never from anything else.
+        allow_scope: also fetch from non-public addresses of this kind (``private``,
+            ...: see :func:`~siray_tui.core.text.host_scope`), for an API that is itself
+            on one; None refuses them all, before any connection.
         max_bytes: the size cap per file, counted on the bytes that really arrive.
         max_parallel: downloads in flight at most, across all tasks.
         timeout: seconds allowed for connecting and between two reads (not for the
@@ -304,6 +333,7 @@ class Downloader:
         download_dir: Path,
         *,
         allow_loopback_http: bool = False,
+        allow_scope: str | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_parallel: int = DEFAULT_MAX_PARALLEL,
         timeout: float = 60.0,
@@ -315,6 +345,7 @@ class Downloader:
             raise ValueError(f"max_parallel must be at least 1, got {max_parallel}")
         self.download_dir = Path(download_dir)
         self.allow_loopback_http = allow_loopback_http
+        self.allow_scope = allow_scope
         self.max_bytes = max_bytes
         self.max_parallel = max_parallel
         self._timeout = timeout
@@ -351,6 +382,9 @@ class Downloader:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
+
+    def _check(self, url: str) -> None:
+        check_url(url, allow_loopback_http=self.allow_loopback_http, allow_scope=self.allow_scope)
 
     def task_dir(self, task_id: str) -> Path:
         """The folder that holds (or will hold) a task's outputs.
@@ -418,7 +452,7 @@ class Downloader:
 
         try:
             target = self._target(task_id, index)
-            check_url(url, allow_loopback_http=self.allow_loopback_http)
+            self._check(url)
         except (InvalidTaskIdError, UnsafeUrlError, DownloadError) as exc:
             message = first_line(str(exc), limit=300)
             result = DownloadResult(task_id, index, url, None, "failed", message)
@@ -436,9 +470,12 @@ class Downloader:
 
     def _target(self, task_id: str, index: int) -> _Target:
         base = self.download_dir.resolve()
-        task_dir = (base / validate_task_id(task_id)).resolve()
+        named = base / validate_task_id(task_id)
+        task_dir = named.resolve()
         if task_dir.parent != base:
             raise DownloadError(f"refused task folder outside the download directory: {task_dir}")
+        if named.is_symlink():  # even to a sibling: its files are another task's
+            raise DownloadError(f"refused {clean_text(named)}: it is a symbolic link")
         return _Target(base, task_dir, task_dir / f"{index}{PART_SUFFIX}", index)
 
     async def _download_locked(
@@ -490,7 +527,7 @@ class Downloader:
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
-            check_url(current, allow_loopback_http=self.allow_loopback_http)
+            self._check(current)
             async with self._http.stream("GET", current, headers=headers) as response:
                 if response.status_code in _REDIRECT_STATUSES:
                     location = response.extensions.get(_LOCATION_KEY)

@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 RATE_LIMIT_BACKOFF_BASE: Final = 2.0
 RATE_LIMIT_BACKOFF_CAP: Final = 120.0
+# A Retry-After shorter than this (0, or a date already past) is no usable hint: obeyed
+# literally against a server that answers 429 to everything, it is a hot loop.
+RATE_LIMIT_MIN_PAUSE: Final = 0.25
 REQUEST_RATE_WINDOW: Final = 10  # seconds over which PollerStats.request_rate is measured
 NOT_FOUND_MESSAGE: Final = "not found"
 _ERROR_LIMIT: Final = 200
@@ -726,8 +729,11 @@ class Poller:
             if error.retry_after is not None:
                 self._extend_rate_limit(now + error.retry_after)
             return
-        if error.retry_after is not None:
-            delay = error.retry_after
+        asked = error.retry_after
+        if asked is not None and asked < RATE_LIMIT_MIN_PAUSE:
+            asked = None
+        if asked is not None:
+            delay = asked
         else:
             self._rate_limit_attempt += 1
             delay = min(
@@ -737,7 +743,8 @@ class Poller:
         self._rate_limited_until = now + delay
         self._rate_limited_wall = self._clock.now() + delay
         self._last_error = _one_line(error)
-        self._emit(RateLimited(until=self._rate_limited_wall, retry_after=error.retry_after))
+        logger.info("rate limited (Retry-After %s): pausing %.1f s", error.retry_after, delay)
+        self._emit(RateLimited(until=self._rate_limited_wall, retry_after=asked))
 
     def _extend_rate_limit(self, until: float) -> None:
         assert self._rate_limited_until is not None and self._rate_limited_wall is not None
@@ -786,6 +793,9 @@ class Poller:
             message = f"internal error: {type(error).__name__}: {_one_line(error)}"
         task.last_error = message
         self._last_error = f"{task_id}: {message}"
+        logger.debug(
+            "%s: attempt %d failed (%s); retrying in %.1f s", task_id, attempt, message, delay
+        )
         self._mark_dirty(task_id, now)
         self._schedule(task_id, now + delay)
         if self._wants_events:

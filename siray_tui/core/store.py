@@ -69,11 +69,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import functools
 import gc
 import json
 import json.scanner
+import math
 import os
 import re
 import secrets
@@ -246,8 +248,8 @@ class WatchlistStore:
         :meth:`load` then reports the problem.
         """
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = (self._read_bytes() or b"").decode("utf-8")
+        except (StoreError, UnicodeDecodeError):
             return []
         head = _PEEK_HEAD.match(text)
         if head is None:
@@ -416,11 +418,17 @@ class WatchlistStore:
     # -- reading ---------------------------------------------------------------------
 
     def _read_bytes(self) -> bytes | None:
+        # O_NOFOLLOW: a symlinked watchlist.json is refused, since every save replaces
+        # the file and would silently turn the link into a regular file.
         try:
-            with open(self.path, "rb") as file:
-                return file.read()
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StoreError(_open_error(self.path, exc, "read")) from None
+        try:
+            with open(fd, "rb") as file:
+                return file.read()
         except OSError as exc:
             raise StoreError(f"cannot read {self.path}: {_reason(exc)}") from None
 
@@ -478,6 +486,16 @@ class WatchlistStore:
         if not isinstance(document, dict):
             return f"top level is {type(document).__name__}, not an object"
         version = document.get("version", 1)
+        if type(version) is float and version.is_integer():
+            version = int(version)  # 1.0 is the version 1 another JSON writer may produce
+        if type(version) is float and math.isfinite(version):
+            # Not a version anyone writes; it may still be a newer program's, so it is
+            # refused untouched rather than moved aside.
+            raise WatchlistVersionError(
+                f"{self.path} has version {version!r:.40}, which is not a version "
+                f"siray-tui knows (this one reads version {WATCHLIST_VERSION}); "
+                "the file was left untouched"
+            )
         if type(version) is not int:
             return f"'version' is {version!r:.40}, not a number"
         if version > WATCHLIST_VERSION:
@@ -590,10 +608,13 @@ class WatchlistStore:
 
     def _open_lock(self) -> int:
         self._ensure_dir()
+        # O_NOFOLLOW: a planted watchlist.lock -> /elsewhere/file must not create or
+        # lock that file.
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            return os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            return os.open(self.lock_path, flags, 0o600)
         except OSError as exc:
-            raise StoreError(f"cannot open {self.lock_path}: {_reason(exc)}") from None
+            raise StoreError(_open_error(self.lock_path, exc, "open")) from None
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -1186,6 +1207,16 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _open_error(path: Path, exc: OSError, verb: str) -> str:
+    """One line for a failed open; a symbolic link (ELOOP under O_NOFOLLOW) is named."""
+    if exc.errno == errno.ELOOP or path.is_symlink():
+        return (
+            f"refusing to use {path}: it is a symbolic link "
+            "(point --data-dir at the real folder instead)"
+        )
+    return f"cannot {verb} {path}: {_reason(exc)}"
 
 
 def _reason(exc: OSError) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from urllib.parse import urlsplit
 
 from siray_tui.core.errors import UnsafeUrlError
@@ -71,13 +72,61 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_url(url: object, *, allow_loopback_http: bool = False) -> str:
+# The address classes an output URL must not point at (cloud metadata at 169.254.169.254,
+# the user's router, services on their machine), checked in this order.
+_NON_PUBLIC = (
+    ("is_loopback", "loopback"),
+    ("is_unspecified", "unspecified"),
+    ("is_link_local", "link-local"),
+    ("is_multicast", "multicast"),
+    ("is_private", "private"),
+    ("is_reserved", "reserved"),
+)
+
+
+def host_scope(host: str) -> str | None:
+    """What kind of non-public address ``host`` names, or None for a public one.
+
+    Only what can be told without DNS: ``localhost`` names, and IP literals, also in the
+    numeric forms a resolver accepts without DNS (``2852039166``, ``0xa9.0xfe.43518``)
+    and IPv4 mapped into IPv6. Any other host name gives None: it is not resolved here.
+
+    Returns:
+        ``loopback``, ``unspecified``, ``link-local``, ``multicast``, ``private``,
+        ``reserved`` (any other address that is not global), or None.
+    """
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return "loopback"
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(name))  # parsing only, no DNS
+        except (OSError, ValueError):
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for attribute, scope in _NON_PUBLIC:
+        if getattr(address, attribute):
+            return scope
+    return None if address.is_global else "reserved"
+
+
+def check_url(
+    url: object, *, allow_loopback_http: bool = False, allow_scope: str | None = None
+) -> str:
     """Return ``url`` if it is safe to open or fetch, else raise :class:`UnsafeUrlError`.
 
     Safe means ``https`` with a host, or (only when ``allow_loopback_http``, as in tests
     and the demo) plain ``http`` to a loopback host. Anything with control characters,
     white space, a leading ``-`` (it could become a command-line option of a browser),
     credentials, or another scheme (``file:``, ``javascript:``, ``data:``) is refused.
+    So is a host that :func:`host_scope` finds non-public (a private, link-local,
+    loopback... address or a ``localhost`` name), before any connection or DNS lookup,
+    unless it is loopback and ``allow_loopback_http``, or of the kind ``allow_scope``
+    names (the base URL's own, e.g. ``private`` for an API on 10.0.0.5).
 
     Raises:
         UnsafeUrlError: with a message that names the problem, safe to show.
@@ -105,6 +154,14 @@ def check_url(url: object, *, allow_loopback_http: bool = False) -> str:
         raise UnsafeUrlError(f"refused URL without a host: {shown!r}")
     if parts.username is not None or parts.password is not None:
         raise UnsafeUrlError(f"refused URL with credentials: {shown!r}")
+    scope = host_scope(host)
+    if (
+        scheme in ("http", "https")
+        and scope is not None
+        and scope != allow_scope
+        and not (scope == "loopback" and allow_loopback_http)
+    ):
+        raise UnsafeUrlError(f"refused URL to a {scope} address: {shown!r}")
     if scheme == "https":
         return url
     if scheme == "http":

@@ -111,7 +111,12 @@ class Faults:
         rate_limit_every: every Nth ``/v1`` request (counting all) gets 429; 0 is off.
         retry_after: the 429's ``Retry-After``: None (absent), seconds (sent as given,
             so ``0.5`` is possible for fast tests), ``"date"`` (an HTTP date 2 s ahead),
-            or any other string sent verbatim (garbage).
+            ``"past"`` (an HTTP date an hour ago), or any other string sent verbatim
+            (garbage).
+        fail_first: the first N queries of each task ID get ``fail_first_with``
+            instead of their answer (deterministic, unlike ``error_rate``).
+        fail_first_with: an HTTP status (500, 502, 503) or ``"html"`` (a 200 with the
+            gateway page).
         latency: seconds slept before answering each ``/v1`` request.
         nonjson_rate: fraction of ``/v1`` GETs answered 200 with an HTML gateway page.
         drop_rate: fraction of ``/v1`` GETs whose connection closes with no answer.
@@ -125,6 +130,8 @@ class Faults:
     error_rate: float = 0.0
     rate_limit_every: int = 0
     retry_after: float | str | None = None
+    fail_first: int = 0
+    fail_first_with: int | str = 500
     latency: float = 0.0
     nonjson_rate: float = 0.0
     drop_rate: float = 0.0
@@ -152,6 +159,7 @@ class _Decision:
     nonjson: float
     error_status: int
     rng: random.Random
+    task_count: int = 0  # the how-manyth request naming this task ID
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -317,8 +325,10 @@ class SimServer:
         with self._lock:
             self._api_requests += 1
             number = self._api_requests
+            task_count = 0
             if task_id is not None:
                 self._task_counts[task_id] += 1
+                task_count = self._task_counts[task_id]
         rng = random.Random(f"siray-sim-faults:{self.seed}:{number}")
         return _Decision(
             number=number,
@@ -327,6 +337,7 @@ class SimServer:
             nonjson=rng.random(),
             error_status=rng.choice((500, 502, 503)),
             rng=rng,
+            task_count=task_count,
         )
 
 
@@ -543,6 +554,12 @@ class _Handler(BaseHTTPRequestHandler):
         if faults.rate_limit_every > 0 and decision.number % faults.rate_limit_every == 0:
             self._rate_limited(method)
             return
+        if is_poll and task_id is not None and decision.task_count <= faults.fail_first:
+            if faults.fail_first_with == "html":
+                self._send(method, 200, GATEWAY_PAGE, "text/html")
+            else:
+                self._server_error(method, int(faults.fail_first_with))
+            return
         if is_poll and decision.error < faults.error_rate:
             self._server_error(method, decision.error_status)
             return
@@ -564,6 +581,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] = {}
         if retry_after == "date":
             headers["Retry-After"] = formatdate(time.time() + 2, usegmt=True)
+        elif retry_after == "past":
+            headers["Retry-After"] = formatdate(time.time() - 3600, usegmt=True)
         elif retry_after is not None:
             headers["Retry-After"] = str(retry_after)
         payload = error_body("rate limit exceeded", "rate_limit_error", "rate_limit_exceeded")

@@ -71,7 +71,7 @@ def test_token_sources_in_order(tmp_path: Path) -> None:
         ({"interval": "abc"}, "interval (command line): expected a number"),
         ({"interval": "nan"}, "expected a finite number"),
         ({"concurrency": "0"}, "concurrency must be 1 to 64"),
-        ({"rate": "-1"}, "rate must be above 0"),
+        ({"rate": "-1"}, "rate must be at least 0.1"),
         ({"base_url": "ftp://x"}, "base URL must be http(s)"),
         ({"base_url": "http://api.example.com"}, "refusing plain http base URL"),
         ({"log_level": "loud"}, "log level must be one of"),

@@ -121,8 +121,8 @@ def test_clean_text_never_outputs_control_characters(text: str) -> None:
         "https://api.siray.ai/redirect/example-output",
         "https://cdn.example.com:8443/a/b.png?sig=abc&x=1#frag",
         "HTTPS://CDN.EXAMPLE.COM/x.mp4",
-        "https://[2001:db8::1]/x.png",
-        "https://127.0.0.1/x.png",
+        "https://[2606:4700:4700::1111]/x.png",
+        "https://8.8.8.8/x.png",
     ],
 )
 def test_https_urls_are_accepted(url: str) -> None:
