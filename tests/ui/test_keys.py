@@ -249,8 +249,14 @@ async def test_copy_output_url_in_details(make_app: AppFactory) -> None:
         await open_details(pilot, "image_a8813a4b4c9")
         await pilot.click("#copy-2")
         assert app.clipboard == "https://api.siray.ai/redirect/a1"
-        await pilot.press("c")  # no output focused by the key path: the first one
-        assert app.clipboard.startswith("https://api.siray.ai/redirect/a")
+        # Each copy starts from other text, so a key that copies nothing cannot pass.
+        app.copy_to_clipboard("something else")
+        await pilot.press("c")  # the click left the focus in output 2's row
+        assert app.clipboard == "https://api.siray.ai/redirect/a1"
+        app.copy_to_clipboard("something else")
+        app.screen.set_focus(None)
+        await pilot.press("c")  # no output row focused: the first output
+        assert app.clipboard == "https://api.siray.ai/redirect/a0"
 
 
 def _polling_app(make_app: AppFactory) -> tuple[Any, FakeSource]:
