@@ -150,6 +150,8 @@ def check_url(
     except ValueError:
         raise UnsafeUrlError(f"refused malformed URL: {shown!r}") from None
     scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):  # first, so the message names the real problem
+        raise UnsafeUrlError(f"refused URL scheme {scheme or '(none)'!r}: {shown!r}")
     if not host:
         raise UnsafeUrlError(f"refused URL without a host: {shown!r}")
     if parts.username is not None or parts.password is not None:

@@ -103,11 +103,13 @@ def still(pilot: Pilot[Any]) -> None:
 async def ready(pilot: Pilot[Any]) -> None:
     """Wait until the watchlist is read, shown in full and handed to the poller."""
     app = pilot.app
-    for _ in range(400):
+    for _ in range(3000):  # a generous bound (30 s) on a busy machine, not a timing check
         if app.dashboard.loaded and not table(app).filling:  # type: ignore[attr-defined]
-            break
+            await pilot.pause()
+            return
         await pilot.pause(0.01)
-    await pilot.pause()
+    # Going on would test a half-filled table: every later assertion would mean less.
+    pytest.fail("the dashboard never finished loading the watchlist")
 
 
 async def select(pilot: Pilot[Any], task_id: str) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from rich.console import Console
+from rich.text import Span
+
 from siray_tui.ui.columns import (
     COLUMNS,
     cell_text,
@@ -49,11 +52,15 @@ def test_statuses_and_styles() -> None:
 
 
 def test_cell_text_is_literal() -> None:
-    text = cell_text((("[@click=app.quit]x[/]", "red"),))
-    assert text.plain == "[@click=app.quit]x[/]"
-    assert all(
-        "@click" not in (span.style if isinstance(span.style, str) else "") for span in text.spans
-    )
+    hostile = "[@click=app.quit]x[/]"
+    text = cell_text(((hostile, "red"), (" ok", "bold")))
+    assert text.plain == hostile + " ok"
+    # Exactly the styles given, over exactly their pieces: nothing parsed out of the text.
+    assert text.spans == [Span(0, len(hostile), "red"), Span(len(hostile), len(text), "bold")]
+    # Markup turns into Style objects with meta (not strings), so look at what renders.
+    for segment in text.render(Console(width=200)):
+        meta = segment.style.meta if segment.style else {}
+        assert "@click" not in meta, (segment.text, meta)
 
 
 def test_sort_missing_values_last_both_ways() -> None:

@@ -106,8 +106,16 @@ async def test_hostile_payloads_through_the_poller(make_app: AppFactory) -> None
             await open_details(pilot, task_id)
             assert isinstance(app.screen, DetailsScreen)
             assert_inert(app)
+            app.copy_to_clipboard("unchanged")
             await pilot.press("c")  # copies only a URL that passes the check
-            assert "\x1b" not in app.clipboard
+            if task_id == "image_err0000001":  # never answered, so no outputs: its ID
+                assert app.clipboard == task_id
+            else:  # the first output, "[/x]", fails the check: nothing is copied
+                assert app.clipboard == "unchanged"
+                app.screen.query_one(f"#copy-{len(HOSTILE) + 1}").focus()
+                await pilot.pause()
+                await pilot.press("c")  # the one output that passes, exactly
+                assert app.clipboard == "https://ok.example.com/a.png"
             await pilot.press("escape")
         await pilot.press("o")
         await finish_workers(app)

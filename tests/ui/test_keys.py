@@ -249,8 +249,14 @@ async def test_copy_output_url_in_details(make_app: AppFactory) -> None:
         await open_details(pilot, "image_a8813a4b4c9")
         await pilot.click("#copy-2")
         assert app.clipboard == "https://api.siray.ai/redirect/a1"
-        await pilot.press("c")  # no output focused by the key path: the first one
-        assert app.clipboard.startswith("https://api.siray.ai/redirect/a")
+        # Each copy starts from other text, so a key that copies nothing cannot pass.
+        app.copy_to_clipboard("something else")
+        await pilot.press("c")  # the click left the focus in output 2's row
+        assert app.clipboard == "https://api.siray.ai/redirect/a1"
+        app.copy_to_clipboard("something else")
+        app.screen.set_focus(None)
+        await pilot.press("c")  # no output row focused: the first output
+        assert app.clipboard == "https://api.siray.ai/redirect/a0"
 
 
 def _polling_app(make_app: AppFactory) -> tuple[Any, FakeSource]:
@@ -358,9 +364,20 @@ async def test_command_palette_lists_every_action(make_app: AppFactory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
+        await pilot.pause()
         palette = app.screen
         assert isinstance(palette, CommandPalette)
+        # With an empty query the palette lists what the providers discover; the list
+        # fills in asynchronously, so wait (with a generous bound) for every action.
+        commands = {command_name(spec) for spec in DASHBOARD_KEYS}
+        listed: set[str] = set()
+        for _ in range(200):
+            options = palette.query_one("CommandList").options
+            listed = {str(option.prompt).split("\n")[0] for option in options}
+            if commands <= listed:
+                break
+            await pilot.pause(0.05)
+        assert sorted(commands - listed) == []
         await pilot.press(*"remove")
         await pilot.pause(0.5)
         listed = str([str(o.prompt) for o in palette.query_one("CommandList").options])

@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 
 from siray_tui.core.poller import AuthFailed, RateLimited
 from siray_tui.ui.screens.add_tasks import AddTasksScreen
-from tests.ui.conftest import AppFactory, ready, select, still
+from tests.ui.conftest import AppFactory, ready, select, still, table
 from tests.ui.fixtures import NOW, every_status, make_task
 
 WIDE = (140, 36)
@@ -89,13 +89,23 @@ def test_text_filter(snap_compare: Any, make_app: AppFactory) -> None:
 
 
 def test_status_filter_and_sort(snap_compare: Any, make_app: AppFactory) -> None:
-    """``f`` twice shows SUCCESS only... here: active tasks sorted by total, reversed."""
-    assert snap_compare(
-        make_app(),
-        press=["f", "s", "s", "s", "s", "s", "s", "s", "S"],
-        terminal_size=WIDE,
-        run_before=_settle,
-    )
+    """``f`` once shows the active tasks; ``s`` seven times reaches the total column and
+    ``S`` reverses it: active tasks only, the longest total first, missing totals last."""
+
+    async def filter_and_sort(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.press("f", *"s" * 7, "S")
+        await pilot.pause()
+        grid = table(pilot.app)
+        assert grid.status_filter == "active"
+        assert (grid.sort_column, grid.sort_reverse) == ("total", True)
+        shown = [grid.tasks[task_id] for task_id in grid.shown_ids]
+        assert shown and all(not task.is_final for task in shown)
+        totals = [t.state.timings(NOW).total if t.state else None for t in shown]
+        known = [total for total in totals if total is not None]
+        assert totals == sorted(known, reverse=True) + [None] * (len(totals) - len(known))
+
+    assert snap_compare(make_app(), terminal_size=WIDE, run_before=filter_and_sort)
 
 
 def test_small_terminal(snap_compare: Any, make_app: AppFactory) -> None:
@@ -104,13 +114,16 @@ def test_small_terminal(snap_compare: Any, make_app: AppFactory) -> None:
 
 
 def test_auth_banner(snap_compare: Any, make_app: AppFactory) -> None:
-    """A 401 stops polling and says so in a banner, not a traceback."""
+    """The poller's word that the token was rejected (a 401) becomes a banner saying
+    polling stopped, not a traceback. The poller stopping itself is tested with it, in
+    tests/unit/test_poller.py; here polling is off, as in every snapshot."""
 
     async def reject(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
         app = pilot.app
         app._forward(AuthFailed("HTTP 401 unauthorized: invalid token"))
         await pilot.pause()
+        assert app.is_running and app.return_code is None
 
     assert snap_compare(make_app(), terminal_size=WIDE, run_before=reject)
 

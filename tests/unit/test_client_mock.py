@@ -237,6 +237,28 @@ async def test_no_token_sends_no_authorization_header(token: Secret | None) -> N
     assert "Authorization" not in recorder.requests[0].headers
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cdn.example.net/v1/images/generations/async/x",  # another host
+        "http://api.siray.ai/v1/images/generations/async/x",  # same host, another scheme
+        "https://api.siray.ai:8443/v1/images/generations/async/x",  # same host, another port
+    ],
+)
+async def test_token_is_not_sent_to_another_origin(url: str) -> None:
+    """Every public method sends a relative path today, so only ``_send`` with an absolute
+    URL can show that the origin check (not just "is there a token") guards the header;
+    the request to the API itself is the control that the token would otherwise go."""
+    recorder = Recorder()
+    async with make_client(recorder, token=Secret("tok")) as client:
+        await client._send("GET", url)
+        await client._send("GET", "/v1/images/generations/async/x")
+    foreign, own = recorder.requests
+    assert str(foreign.url) == url
+    assert "Authorization" not in foreign.headers
+    assert own.headers["Authorization"] == "Bearer tok"
+
+
 async def test_has_token() -> None:
     async with make_client(Recorder()) as client:
         assert client.has_token is True

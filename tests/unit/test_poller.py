@@ -8,6 +8,7 @@ assertion is exact.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import random
 import time
@@ -675,22 +676,40 @@ def test_policy_rejects_values_that_would_spin() -> None:
 # -- persistence -----------------------------------------------------------------------------
 
 
+class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs each job at once on the submitting thread.
+
+    The poller hands store writes to a thread; with this as the loop's default executor a
+    write that was started has finished by the time the loop settles, so "nothing written
+    yet" means nothing was started, not that a thread had not got round to it yet.
+    """
+
+    def submit(  # type: ignore[override]
+        self, fn: Callable[..., object], /, *args: object, **kwargs: object
+    ) -> concurrent.futures.Future[object]:
+        future: concurrent.futures.Future[object] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
 async def test_observations_are_written_coalesced_and_flushed_at_stop() -> None:
+    asyncio.get_running_loop().set_default_executor(InlineExecutor())
     store = FakeStore()
     async with Harness(policy=fast(interval=0.05, persist_every=1.0), store=store) as h:
         h.add(*(f"image_{i}" for i in range(10)))
         await h.advance(0.9)
         assert len(h.source.calls) > 100  # many observations ...
-        await until(lambda: True)
         assert store.batches == []  # ... none written yet
         await h.advance(0.2)
-        await until(lambda: len(store.batches) == 1)
+        assert len(store.batches) == 1
         assert set(store.batches[0]) == {f"image_{i}" for i in range(10)}
         await h.advance(0.5)
-        await asyncio.sleep(0.05)
         assert len(store.batches) == 1  # at most one write per second
         await h.advance(1.0)
-        await until(lambda: len(store.batches) == 2)
+        assert len(store.batches) == 2
         h.source.default = lambda t, k, n: state(t, "SUCCESS")
         await h.advance(0.2)
     # run() ending wrote what was pending: the final states.

@@ -15,7 +15,6 @@ import math
 import os
 import stat
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -611,6 +610,27 @@ def test_lock_file_stays_while_the_data_file_is_replaced(store: WatchlistStore) 
     assert store.path.stat().st_ino != data_inode
 
 
+def wait_until_blocked_on_lock(lock_path: Path, done: threading.Event) -> None:
+    """Return once some thread waits in ``flock`` on ``lock_path``, or ``done`` is set.
+
+    Linux lists each blocked ``flock`` in /proc/locks as ``-> FLOCK ... maj:min:inode``;
+    that is a fact to wait for, where a sleep would only be a guess that the writer got
+    as far as the lock. The bound is generous and only stops a broken test from hanging.
+    """
+    locks = Path("/proc/locks")
+    if not locks.exists():
+        pytest.skip("needs /proc/locks to see a blocked flock")
+    suffix = f":{lock_path.stat().st_ino}"
+    for _ in range(10_000):
+        for line in locks.read_text().splitlines():
+            fields = line.split()
+            if fields[1:3] == ["->", "FLOCK"] and any(f.endswith(suffix) for f in fields):
+                return
+        if done.wait(0.001):
+            return
+    pytest.fail(f"nothing ever waited on {lock_path} nor finished")
+
+
 def test_a_mutation_waits_for_the_lock(store: WatchlistStore, data_dir: Path) -> None:
     data_dir.mkdir(parents=True)
     fd = os.open(store.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -623,13 +643,52 @@ def test_a_mutation_waits_for_the_lock(store: WatchlistStore, data_dir: Path) ->
 
     worker = threading.Thread(target=add)
     worker.start()
-    time.sleep(0.2)
-    assert not done.is_set()
-    assert not store.path.exists()
-    os.close(fd)
-    worker.join(5)
+    try:
+        wait_until_blocked_on_lock(store.lock_path, done)
+        assert not done.is_set()
+        assert not store.path.exists()
+    finally:
+        os.close(fd)
+        worker.join(30)
     assert done.is_set()
     assert list(store.load()) == ["a1"]
+
+
+def test_a_second_writer_waits_while_the_first_is_mid_mutation(
+    data_dir: Path, clock: FakeClock
+) -> None:
+    """Both sides go through the store, so a lock that does not exclude (a shared one,
+    say) lets the second writer run straight through while the first is inside."""
+    first = WatchlistStore(data_dir, clock=clock)
+    second = WatchlistStore(data_dir, clock=clock)  # its own descriptor for the lock
+    inside, release, second_done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold(watchlist: Watchlist) -> None:
+        inside.set()
+        release.wait(30)
+        watchlist.add_task(WatchedTask(task_id="a1", kind=TaskKind.IMAGE))
+
+    def add_second() -> None:
+        second.add(["b1"])
+        second_done.set()
+
+    holder = threading.Thread(target=first.mutate, args=(hold,))
+    writer = threading.Thread(target=add_second)
+    holder.start()
+    try:
+        assert inside.wait(30)
+        writer.start()
+        wait_until_blocked_on_lock(first.lock_path, second_done)
+        assert not second_done.is_set()
+        assert not first.path.exists()
+    finally:
+        release.set()
+        holder.join(30)
+        if writer.ident is not None:  # started
+            writer.join(30)
+    assert second_done.is_set()
+    # The second writer re-read the file under the lock, so the first one's add survives.
+    assert sorted(first.load()) == ["a1", "b1"]
 
 
 # -- the fast codec matches models.py ------------------------------------------------------
