@@ -158,16 +158,11 @@ def check_url(
         raise UnsafeUrlError(f"refused URL with credentials: {shown!r}")
     scope = host_scope(host)
     if (
-        scheme in ("http", "https")
-        and scope is not None
+        scope is not None
         and scope != allow_scope
         and not (scope == "loopback" and allow_loopback_http)
     ):
         raise UnsafeUrlError(f"refused URL to a {scope} address: {shown!r}")
-    if scheme == "https":
-        return url
-    if scheme == "http":
-        if allow_loopback_http and is_loopback_host(host):
-            return url
+    if scheme == "http" and not (allow_loopback_http and is_loopback_host(host)):
         raise UnsafeUrlError(f"refused plain http URL (only https is allowed): {shown!r}")
-    raise UnsafeUrlError(f"refused URL scheme {scheme or '(none)'!r}: {shown!r}")
+    return url
