@@ -251,8 +251,10 @@ def _start_demo(start_demo: Any, settings: Settings) -> tuple[Settings, Callable
 
 def _dispatch(command: str, args: argparse.Namespace, settings: Settings, stdin: TextIO) -> int:
     from siray_tui.cli import watchlist
+    from siray_tui.cli.pipes import StdoutGuard
 
-    out, err = sys.stdout, sys.stderr
+    guard = StdoutGuard(sys.stdout)
+    out, err = guard.stream, sys.stderr
     if command == "ui":
         from siray_tui.ui import run_dashboard
 
@@ -268,17 +270,26 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, stdin:
     if command == "status":
         from siray_tui.cli.polling import run_status
 
-        return asyncio.run(run_status(settings, args.ids, json_output=args.json, out=out, err=err))
+        return asyncio.run(
+            guard.run(run_status(settings, args.ids, json_output=args.json, out=out, err=err))
+        )
     if command == "wait":
         from siray_tui.cli.polling import run_wait
 
         return asyncio.run(
-            run_wait(
-                settings, args.ids, timeout=args.timeout, json_output=args.json, out=out, err=err
+            guard.run(
+                run_wait(
+                    settings,
+                    args.ids,
+                    timeout=args.timeout,
+                    json_output=args.json,
+                    out=out,
+                    err=err,
+                )
             )
         )
     if command == "download":
         from siray_tui.cli.download import run_download
 
-        return asyncio.run(run_download(settings, args.ids, args.dir, out=out, err=err))
+        return asyncio.run(guard.run(run_download(settings, args.ids, args.dir, out=out, err=err)))
     raise AssertionError(f"unhandled command {command}")
