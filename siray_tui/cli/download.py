@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from siray_tui.cli.watchlist import split_ids
+from siray_tui.cli.ids import split_ids
 from siray_tui.config import Settings
 from siray_tui.core.client import SirayClient
 from siray_tui.core.downloads import Downloader, DownloadProgress, DownloadResult

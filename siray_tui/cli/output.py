@@ -25,6 +25,11 @@ _HEADERS = (
 )
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 task``, ``2 tasks``, ``0 files``: the count with its noun, in the right number."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def task_row(task: WatchedTask, now: float) -> tuple[str, ...]:
     """The human columns for one task (all text already cleaned)."""
     state = task.state
