@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -260,7 +261,13 @@ class SirayClient:
             raise RequestTimeoutError(f"request timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             detail = clean_text(str(exc))[:120] or type(exc).__name__
-            raise TransportError(f"connection failed: {detail}") from None
+            cause: BaseException | None = exc
+            while cause is not None:  # httpx says "All connection attempts failed"; the OS says why
+                if isinstance(cause, OSError) and cause.errno and cause.errno > 0:
+                    detail = os.strerror(cause.errno).lower()
+                cause = cause.__cause__ or cause.__context__
+            failed = "cannot reach" if isinstance(exc, httpx.ConnectError) else "connection lost to"
+            raise TransportError(f"{failed} {self.base_url}: {detail}") from None
         self._raise_for_status(response)
         return response
 
