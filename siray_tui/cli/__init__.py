@@ -19,6 +19,7 @@ from siray_tui.core.models import TaskKind
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+_CHANGES_THE_WATCHLIST = frozenset({"add", "remove", "clear"})
 
 _GLOBAL_EPILOG = """\
 examples:
@@ -229,8 +230,10 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> i
 
     demo_stop: Callable[[], None] | None = None
     if settings.demo:
-        from siray_tui.demo import start_demo
+        from siray_tui.demo import THROWAWAY_NOTE, start_demo
 
+        if command in _CHANGES_THE_WATCHLIST or (command == "download" and not args.dir):
+            print(f"siray-tui: {THROWAWAY_NOTE}", file=sys.stderr)
         settings, demo_stop = _start_demo(start_demo, settings)
     try:
         return _dispatch(command, args, settings, stdin or sys.stdin)
