@@ -113,9 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
         "add",
         "add task IDs to the watchlist (from arguments, or stdin with -)",
         "  siray-tui add image_a8813a4b4c9 video_69196faf\n"
-        "  generate.py | siray-tui add - --kind video --label 'night batch'\n",
+        "  generate.py | siray-tui add - --kind video --label 'night batch'\n"
+        "  curl -s https://api.siray.ai/v1/images/generations/async -d @job.json ... \\\n"
+        "    | siray-tui add -          (the API's JSON answer works as it is)\n",
     )
-    add.add_argument("ids", nargs="*", metavar="ID", help="task IDs, or - to read stdin")
+    add.add_argument(
+        "ids",
+        nargs="*",
+        metavar="ID",
+        help="task IDs, or - to read stdin: bare IDs, or JSON objects (their task_id,"
+        " data.task_id or id), one per line or in an array",
+    )
     add.add_argument(
         "--kind",
         choices=[k.value for k in TaskKind],
