@@ -12,13 +12,13 @@ def main() -> int:
     command quietly with status 141; see :mod:`siray_tui.cli.pipes`.
     """
     from siray_tui.cli import main as cli_main
-    from siray_tui.cli.pipes import EXIT_READER_GONE, silence_stdout
+    from siray_tui.cli.pipes import EXIT_READER_GONE, silence_output
 
     try:
         status = cli_main(sys.argv[1:])
         sys.stdout.flush()  # the last buffered lines meet a closed pipe here, not at exit
     except BrokenPipeError:  # a write that did not go through the guarded stream
-        silence_stdout()
+        silence_output()
         return EXIT_READER_GONE
     return status
 

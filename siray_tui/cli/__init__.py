@@ -262,10 +262,10 @@ def _start_demo(start_demo: Any, settings: Settings) -> tuple[Settings, Callable
 
 def _dispatch(command: str, args: argparse.Namespace, settings: Settings, stdin: TextIO) -> int:
     from siray_tui.cli import watchlist
-    from siray_tui.cli.pipes import StdoutGuard
+    from siray_tui.cli.pipes import OutputGuard
 
-    guard = StdoutGuard(sys.stdout)
-    out, err = guard.stream, sys.stderr
+    guard = OutputGuard(sys.stdout, sys.stderr)
+    out, err = guard.out, guard.err
     if command == "ui":
         from siray_tui.ui import run_dashboard
 

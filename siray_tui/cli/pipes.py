@@ -1,4 +1,4 @@
-"""Leaving quietly when the reader of stdout goes away (``siray-tui list --json | head -1``).
+"""Leaving quietly when the reader of our output goes away (``siray-tui list --json | head -1``).
 
 Python ignores SIGPIPE, so a write to a pipe whose reader has closed raises
 BrokenPipeError, and a traceback (or an "Exception ignored" note at the interpreter's last
@@ -7,76 +7,54 @@ process when a *socket* peer hangs up mid-download, so the error is caught inste
 entry point turns it into status 141 (128 + SIGPIPE, what a shell reports for
 ``yes | head -1``, so ``set -o pipefail`` treats us like any coreutils tool).
 
-One case needs help: ``wait --json`` prints from inside the poller's event callback, and
-the poller logs and survives whatever its callbacks raise, so ``wait`` would go on polling
-for nobody. :class:`StdoutGuard` notices the broken pipe there and cancels the command
-instead, which then ends with the same BrokenPipeError.
+One case needs help: some lines are written from another task than the command's own
+(``wait --json`` prints from the poller's event callback, which logs and survives whatever
+it raises; ``wait``'s progress line has a task of its own), so ``wait`` would go on
+polling for nobody. :class:`OutputGuard` notices the broken pipe there and cancels the
+command instead, which then ends with the same BrokenPipeError.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import Awaitable
 from typing import Any, Final, TextIO, cast
 
 EXIT_READER_GONE: Final = 141
 
 
-def silence_stdout() -> None:
-    """Point file descriptor 1 at the null device.
+def silence_output() -> None:
+    """Point file descriptors 1 and 2 at the null device.
 
     What is still buffered in ``sys.stdout`` is flushed again when the interpreter exits;
-    without this, that flush raises BrokenPipeError a second time.
+    without this, that flush raises BrokenPipeError a second time (and says so on stderr,
+    which may be the same closed pipe).
     """
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, sys.stdout.fileno())
+        for descriptor in (1, 2):
+            os.dup2(devnull, descriptor)
     finally:
         os.close(devnull)
 
 
-class StdoutGuard:
-    """stdout for the commands: a broken pipe ends the command even from a callback.
+class OutputGuard:
+    """stdout and stderr for a command: a closed pipe ends the command, even from a callback.
 
     In the command's own flow (and outside asyncio) the BrokenPipeError is raised as
-    usual. Raised in another task (a poller callback) it would be swallowed, so the
-    command's task is cancelled instead, and :meth:`run` raises it there.
+    usual. Raised in another task it would be swallowed, so the command's task is
+    cancelled instead, and :meth:`run` raises it there.
     """
 
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._command: asyncio.Task[Any] | None = None
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out = cast(TextIO, _GuardedStream(out, self))
+        self.err = cast(TextIO, _GuardedStream(err, self))
         self.broken = False
+        self._command: asyncio.Task[Any] | None = None
 
-    @property
-    def stream(self) -> TextIO:
-        """This guard as the TextIO the commands write to."""
-        return cast(TextIO, self)
-
-    def write(self, text: str) -> int:
-        if not self.broken:
-            try:
-                return self._stream.write(text)
-            except BrokenPipeError:
-                if not self._cancel_command():
-                    raise
-        return len(text)  # nobody reads any more: what follows is dropped
-
-    def flush(self) -> None:
-        if not self.broken:
-            try:
-                self._stream.flush()
-            except BrokenPipeError:
-                if not self._cancel_command():
-                    raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-    def _cancel_command(self) -> bool:
-        """The reader is gone: cancel the command if this write came from another task.
+    def reader_gone(self) -> bool:
+        """Note the closed pipe; cancel the command if this write came from another task.
 
         Returns False when the caller should raise: in the command's own flow, or
         outside asyncio (a plain command).
@@ -100,3 +78,31 @@ class StdoutGuard:
             if self.broken:
                 raise BrokenPipeError from None
             raise
+
+
+class _GuardedStream:
+    """A text stream whose ``write`` and ``flush`` report a broken pipe to the guard."""
+
+    def __init__(self, stream: TextIO, guard: OutputGuard) -> None:
+        self._stream = stream
+        self._guard = guard
+
+    def write(self, text: str) -> int:
+        if not self._guard.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                if not self._guard.reader_gone():
+                    raise
+        return len(text)  # nobody reads any more: what follows is dropped
+
+    def flush(self) -> None:
+        if not self._guard.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                if not self._guard.reader_gone():
+                    raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -26,10 +26,13 @@ pytestmark = pytest.mark.skipif(
 TASKS = 60  # about 25 KB of JSON lines, six times the shrunk pipe
 
 
-def run_with_early_close(argv: list[str], env: dict[str, str]) -> tuple[bytes, int, str]:
+def run_with_early_close(
+    argv: list[str], env: dict[str, str], *, merge_stderr: bool = False
+) -> tuple[bytes, int, str]:
     """Run ``python -m siray_tui ARGV``, read one line of its stdout, close the pipe.
 
-    Returns the line, the exit status and the whole of stderr.
+    Returns the line, the exit status and the whole of stderr ("" when ``merge_stderr``
+    sends it into the same pipe, as ``2>&1 | head -1`` does).
     """
     read_fd, write_fd = os.pipe()
     fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096)
@@ -37,7 +40,7 @@ def run_with_early_close(argv: list[str], env: dict[str, str]) -> tuple[bytes, i
         proc = subprocess.Popen(
             [sys.executable, "-m", "siray_tui", *argv],
             stdout=write_fd,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             env=env,
         )
         os.close(write_fd)
@@ -51,7 +54,7 @@ def run_with_early_close(argv: list[str], env: dict[str, str]) -> tuple[bytes, i
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    return line, proc.returncode, err.decode()
+    return line, proc.returncode, (err or b"").decode()
 
 
 @pytest.fixture
@@ -111,3 +114,16 @@ def test_wait_json_stops_at_the_next_line_after_the_reader_left(
     never = sim.scenario.add_task("image", queue_s=0, run_s=3600).task_id
     argv = ["--interval", "1", "wait", *first, soon, never, "--timeout", "30", "--json"]
     assert_quiet_exit(*run_with_early_close(argv, env))
+
+
+def test_wait_with_stderr_in_the_same_pipe_stops_at_its_next_progress_line(
+    env: dict[str, str], sim: SimServer
+) -> None:
+    """``wait --json 2>&1 | head -1``: the progress line, written by a task of its own, is
+    the next write after the reader left (no other task ends)."""
+    first = finished_ids(sim, 1)
+    never = sim.scenario.add_task("image", queue_s=0, run_s=3600).task_id
+    argv = ["wait", *first, never, "--timeout", "30", "--json"]
+    line, code, _ = run_with_early_close(argv, env, merge_stderr=True)
+    assert line.startswith(b'{"task_id"')
+    assert code == EXIT_READER_GONE
