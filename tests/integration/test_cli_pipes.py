@@ -123,7 +123,7 @@ def test_wait_with_stderr_in_the_same_pipe_stops_at_its_next_progress_line(
     the next write after the reader left (no other task ends)."""
     first = finished_ids(sim, 1)
     never = sim.scenario.add_task("image", queue_s=0, run_s=3600).task_id
-    argv = ["wait", *first, never, "--timeout", "30", "--json"]
-    line, code, _ = run_with_early_close(argv, env, merge_stderr=True)
+    # no --timeout: a wait that misses the closed pipe never ends (communicate times out)
+    line, code, _ = run_with_early_close(["wait", *first, never, "--json"], env, merge_stderr=True)
     assert line.startswith(b'{"task_id"')
     assert code == EXIT_READER_GONE
