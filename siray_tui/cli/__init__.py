@@ -234,7 +234,11 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> i
     except ConfigError as exc:
         print(f"siray-tui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    setup_logging(settings)
+    try:
+        setup_logging(settings)
+    except OSError as exc:  # the log is a help, not a reason to refuse the command
+        reason = (exc.strerror or str(exc)).lower()
+        print(f"siray-tui: warning: no log file ({exc.filename}: {reason})", file=sys.stderr)
 
     demo_stop: Callable[[], None] | None = None
     if settings.demo:
