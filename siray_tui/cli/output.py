@@ -70,7 +70,10 @@ def print_tasks(tasks: Iterable[WatchedTask], now: float, out: TextIO) -> None:
     if not rows:
         out.write("No tasks on the watchlist. Add some with: siray-tui add ID...\n")
         return
-    out.write(render_table(rows) + "\n")
+    # Line by line: one huge write that a closing pipe cuts short is dropped by CPython
+    # without an error, so ``list | head -1`` would exit 0 having lost the rest unsaid.
+    for line in render_table(rows).split("\n"):
+        out.write(line + "\n")
 
 
 def print_json_lines(tasks: Iterable[WatchedTask], now: float, out: TextIO) -> None:

@@ -94,6 +94,17 @@ def test_list_json_into_a_closed_pipe_exits_quietly(env: dict[str, str], sim: Si
     assert err == ""
 
 
+def test_list_table_into_a_closed_pipe_exits_quietly(env: dict[str, str], sim: SimServer) -> None:
+    ids = finished_ids(sim, TASKS * 3)  # table lines are shorter than JSON lines
+    subprocess.run(
+        [sys.executable, "-m", "siray_tui", "add", *ids], env=env, check=True, capture_output=True
+    )
+    line, code, err = run_with_early_close(["list"], env)
+    assert line.startswith(b"TASK")
+    assert err == ""
+    assert code == EXIT_READER_GONE
+
+
 def test_status_json_into_a_closed_pipe_exits_quietly(env: dict[str, str], sim: SimServer) -> None:
     ids = finished_ids(sim, TASKS)
     line, code, err = run_with_early_close(["--rate", "500", "status", *ids, "--json"], env)
