@@ -55,7 +55,8 @@ class _ProgressLine:
 
 
 class _NothingToDownload(SirayError):
-    """The task has no outputs to fetch, and asking the API again cannot change that."""
+    """Nothing to fetch for this task: it failed, is not finished, or (without a token)
+    its outputs are unknown. Said in one line; the other tasks go on."""
 
 
 async def _outputs_of(
