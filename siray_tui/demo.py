@@ -43,6 +43,10 @@ NOT_FOUND_ID: Final = "image_0000deadbeef404"
 LABELS: Final = ("product shot", "hero banner", "night clip", "thumbnail", "storyboard")
 DIR_PREFIX: Final = "siray-tui-demo-"
 ALIVE_NAME: Final = "demo.alive"
+THROWAWAY_NOTE: Final = (
+    "note: --demo uses a throw-away watchlist (and download folder) on a built-in simulator;"
+    " what this command changes is gone when it ends. Drop --demo to use your own."
+)
 
 
 @dataclass

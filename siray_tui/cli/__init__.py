@@ -19,6 +19,7 @@ from siray_tui.core.models import TaskKind
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+_CHANGES_THE_WATCHLIST = frozenset({"add", "remove", "clear"})
 
 _GLOBAL_EPILOG = """\
 examples:
@@ -112,9 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
         "add",
         "add task IDs to the watchlist (from arguments, or stdin with -)",
         "  siray-tui add image_a8813a4b4c9 video_69196faf\n"
-        "  generate.py | siray-tui add - --kind video --label 'night batch'\n",
+        "  generate.py | siray-tui add - --kind video --label 'night batch'\n"
+        "  curl -s https://api.siray.ai/v1/images/generations/async -d @job.json ... \\\n"
+        "    | siray-tui add -          (the API's JSON answer works as it is)\n",
     )
-    add.add_argument("ids", nargs="*", metavar="ID", help="task IDs, or - to read stdin")
+    add.add_argument(
+        "ids",
+        nargs="*",
+        metavar="ID",
+        help="task IDs, or - to read stdin: bare IDs, or JSON objects (their task_id,"
+        " data.task_id or id), one per line or in an array",
+    )
     add.add_argument(
         "--kind",
         choices=[k.value for k in TaskKind],
@@ -225,12 +234,18 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> i
     except ConfigError as exc:
         print(f"siray-tui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    setup_logging(settings)
+    try:
+        setup_logging(settings)
+    except OSError as exc:  # the log is a help, not a reason to refuse the command
+        reason = (exc.strerror or str(exc)).lower()
+        print(f"siray-tui: warning: no log file ({exc.filename}: {reason})", file=sys.stderr)
 
     demo_stop: Callable[[], None] | None = None
     if settings.demo:
-        from siray_tui.demo import start_demo
+        from siray_tui.demo import THROWAWAY_NOTE, start_demo
 
+        if command in _CHANGES_THE_WATCHLIST or (command == "download" and not args.dir):
+            print(f"siray-tui: {THROWAWAY_NOTE}", file=sys.stderr)
         settings, demo_stop = _start_demo(start_demo, settings)
     try:
         return _dispatch(command, args, settings, stdin or sys.stdin)
@@ -251,8 +266,10 @@ def _start_demo(start_demo: Any, settings: Settings) -> tuple[Settings, Callable
 
 def _dispatch(command: str, args: argparse.Namespace, settings: Settings, stdin: TextIO) -> int:
     from siray_tui.cli import watchlist
+    from siray_tui.cli.pipes import OutputGuard
 
-    out, err = sys.stdout, sys.stderr
+    guard = OutputGuard(sys.stdout, sys.stderr)
+    out, err = guard.out, guard.err
     if command == "ui":
         from siray_tui.ui import run_dashboard
 
@@ -268,17 +285,26 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, stdin:
     if command == "status":
         from siray_tui.cli.polling import run_status
 
-        return asyncio.run(run_status(settings, args.ids, json_output=args.json, out=out, err=err))
+        return asyncio.run(
+            guard.run(run_status(settings, args.ids, json_output=args.json, out=out, err=err))
+        )
     if command == "wait":
         from siray_tui.cli.polling import run_wait
 
         return asyncio.run(
-            run_wait(
-                settings, args.ids, timeout=args.timeout, json_output=args.json, out=out, err=err
+            guard.run(
+                run_wait(
+                    settings,
+                    args.ids,
+                    timeout=args.timeout,
+                    json_output=args.json,
+                    out=out,
+                    err=err,
+                )
             )
         )
     if command == "download":
         from siray_tui.cli.download import run_download
 
-        return asyncio.run(run_download(settings, args.ids, args.dir, out=out, err=err))
+        return asyncio.run(guard.run(run_download(settings, args.ids, args.dir, out=out, err=err)))
     raise AssertionError(f"unhandled command {command}")

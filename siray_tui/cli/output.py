@@ -25,6 +25,11 @@ _HEADERS = (
 )
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 task``, ``2 tasks``, ``0 files``: the count with its noun, in the right number."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def task_row(task: WatchedTask, now: float) -> tuple[str, ...]:
     """The human columns for one task (all text already cleaned)."""
     state = task.state
@@ -65,7 +70,10 @@ def print_tasks(tasks: Iterable[WatchedTask], now: float, out: TextIO) -> None:
     if not rows:
         out.write("No tasks on the watchlist. Add some with: siray-tui add ID...\n")
         return
-    out.write(render_table(rows) + "\n")
+    # Line by line: one huge write that a closing pipe cuts short is dropped by CPython
+    # without an error, so ``list | head -1`` would exit 0 having lost the rest unsaid.
+    for line in render_table(rows).split("\n"):
+        out.write(line + "\n")
 
 
 def print_json_lines(tasks: Iterable[WatchedTask], now: float, out: TextIO) -> None:

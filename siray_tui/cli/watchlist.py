@@ -6,26 +6,19 @@ WatchlistStore call, so ``add -`` of 10,000 IDs is one lock, one load and one sa
 
 from __future__ import annotations
 
-import re
+import io
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import TextIO
 
-from siray_tui.cli.output import print_json_lines, print_tasks, report_warnings
+from siray_tui.cli.ids import read_ids, split_ids
+from siray_tui.cli.output import plural, print_json_lines, print_tasks, report_warnings
 from siray_tui.config import Settings
-from siray_tui.core.errors import InvalidTaskIdError
-from siray_tui.core.models import TaskKind, validate_task_id
+from siray_tui.core.models import TaskKind
 from siray_tui.core.store import WatchlistStore
 
 EXIT_OK = 0
 EXIT_INVALID = 2
-_SEPARATORS = re.compile(r"[\s,]+")
-
-
-def split_ids(chunks: Iterable[str]) -> Iterator[str]:
-    """Task IDs from text where commas and any white space separate them."""
-    for chunk in chunks:
-        yield from (part for part in _SEPARATORS.split(chunk) if part)
 
 
 def add(
@@ -37,21 +30,22 @@ def add(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    """Validate every ID, add the valid ones in one save; exit 2 if any was invalid."""
-    chunks: list[str] = []
-    for arg in ids:
-        if arg == "-":
-            chunks.extend(stdin)
-        else:
-            chunks.append(arg)
+    """Validate every ID, add the valid ones in one save; exit 2 if any input was invalid.
+
+    Problems in stdin are reported with their line number, one line each.
+    """
+    if isinstance(stdin, io.TextIOWrapper):
+        stdin.reconfigure(errors="replace")  # a stray byte is one invalid ID, not a traceback
     valid: list[str] = []
     invalid = 0
-    for task_id in split_ids(chunks):
-        try:
-            valid.append(validate_task_id(task_id))
-        except InvalidTaskIdError as exc:
-            invalid += 1
-            err.write(f"siray-tui: {exc}\n")
+    for arg in ids:
+        from_stdin = arg == "-"
+        found = read_ids(stdin.read() if from_stdin else arg)
+        valid.extend(found.ids)
+        invalid += len(found.problems)
+        for problem in found.problems:
+            where = f"line {problem.line}: " if from_stdin else ""
+            err.write(f"siray-tui: {where}{problem.message}\n")
     if not valid and not invalid:
         err.write("siray-tui: no task IDs given (pass IDs, or - to read them from stdin)\n")
         return EXIT_INVALID
@@ -60,7 +54,7 @@ def add(
     report_warnings(store, err)
     added = len(result.added) if result else 0
     already = len(result.already) if result else 0
-    parts = [f"added {added} task{'s' if added != 1 else ''}"]
+    parts = [f"added {plural(added, 'task')}"]
     if already:
         parts.append(f"{already} already watched")
     if invalid:
@@ -79,7 +73,7 @@ def remove(settings: Settings, ids: Sequence[str], out: TextIO, err: TextIO) -> 
     unknown = [task_id for task_id in wanted if task_id not in gone]
     for task_id in unknown:
         err.write(f"siray-tui: not on the watchlist: {task_id!r}\n")
-    out.write(f"Removed {len(removed)} task{'s' if len(removed) != 1 else ''}.\n")
+    out.write(f"Removed {plural(len(removed), 'task')}.\n")
     return EXIT_INVALID if unknown else EXIT_OK
 
 
@@ -88,7 +82,7 @@ def clear_finished(settings: Settings, out: TextIO, err: TextIO) -> int:
     store = WatchlistStore(settings.data_dir)
     removed = store.clear_finished()
     report_warnings(store, err)
-    out.write(f"Removed {len(removed)} finished task{'s' if len(removed) != 1 else ''}.\n")
+    out.write(f"Removed {plural(len(removed), 'finished task')}.\n")
     return EXIT_OK
 
 

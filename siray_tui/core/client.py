@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -265,8 +266,14 @@ class SirayClient:
             raise RequestTimeoutError(f"request timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             detail = clean_text(str(exc))[:120] or type(exc).__name__
-            logger.debug("%s %s: connection failed: %s", method, path, detail)
-            raise TransportError(f"connection failed: {detail}") from None
+            cause: BaseException | None = exc
+            while cause is not None:  # httpx says "All connection attempts failed"; the OS says why
+                if isinstance(cause, OSError) and cause.errno and cause.errno > 0:
+                    detail = os.strerror(cause.errno).lower()
+                cause = cause.__cause__ or cause.__context__
+            failed = "cannot reach" if isinstance(exc, httpx.ConnectError) else "connection lost to"
+            logger.debug("%s %s: %s: %s", method, path, failed, detail)
+            raise TransportError(f"{failed} {self.base_url}: {detail}") from None
         # The path and status only: never a header, so never the token.
         logger.debug(
             "%s %s: HTTP %d in %.0f ms",
