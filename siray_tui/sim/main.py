@@ -54,9 +54,20 @@ def _retry_after(text: str) -> float | str | None:
     return int(value) if value.is_integer() else value
 
 
+def _port(text: str) -> int:
+    """A TCP port, 0 to 65535 (0 picks a free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0 to 65535, not {port}")
+    return port
+
+
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``simulate`` options on ``parser``."""
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
     parser.add_argument("--seed", type=int, default=0, help="makes runs reproducible")
     parser.add_argument(

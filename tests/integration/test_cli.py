@@ -295,3 +295,16 @@ def test_token_never_appears_in_output_or_files(tmp_path: Path, sim: SimServer) 
     for entry in sim.request_log:
         if entry.path.startswith(("/redirect", "/files")):
             assert "authorization" not in {k.lower() for k in entry.headers}
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "eighty"])
+def test_simulate_refuses_a_port_out_of_range_in_one_line(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An impossible port is a usage error, not an OverflowError traceback from bind()."""
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(["simulate", "--port", port])
+    assert caught.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --port" in error
+    assert "Traceback" not in error
