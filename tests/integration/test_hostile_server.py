@@ -1,0 +1,127 @@
+"""A broken or hostile server (and files it poisoned) against the real CLI over loopback.
+
+Each test sets a :class:`~siray_tui.sim.HostileAnswer` on the simulator, or plants a file,
+and checks the outcome a user would see. Commands that print run in a subprocess with a
+strict UTF-8 stdout, as on a normal desktop, so an unencodable character shows up as the
+crash it would be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from siray_tui.sim import HostileAnswer, SimServer
+
+TOKEN = "sk-test-token-77e1d0"
+LONE_SURROGATE = "lone \ud800 surrogate"
+
+
+def cli(
+    argv: list[str | bytes], home: Path, sim: SimServer | None = None, **env_extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``siray-tui`` as a user would, with stdout/stderr strictly UTF-8."""
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("SIRAY_", "XDG_"))
+    }
+    env.update(
+        PYTHONIOENCODING="utf-8:strict",
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_STATE_HOME=str(home / "state"),
+        XDG_CACHE_HOME=str(home / "cache"),
+        SIRAY_TUI_DATA_DIR=str(home / "watch"),
+        SIRAY_API_TOKEN=TOKEN,
+    )
+    if sim is not None:
+        env["SIRAY_BASE_URL"] = sim.base_url
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, "-m", "siray_tui", *argv],
+        env=env,
+        capture_output=True,
+        encoding="utf-8",
+        errors="backslashreplace",
+        timeout=60,
+    )
+
+
+def _assert_clean_exit(proc: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "UnicodeEncodeError" not in proc.stderr + proc.stdout
+
+
+def test_lone_surrogate_answer_is_replaced_and_every_command_still_prints(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    task = sim.scenario.add_task("image", outcome="failure", queue_s=0, run_s=0, created_at=1.0)
+    sim.faults.hostile_tasks[task.task_id] = HostileAnswer(
+        fail_reason=LONE_SURROGATE, message=LONE_SURROGATE
+    )
+    # status exits 1 for a FAILURE task; list always 0; a crash would be 1 with a traceback
+    for argv, code in (
+        (["status", task.task_id], 1),
+        (["list"], 0),
+        (["status", task.task_id, "--json"], 1),
+    ):
+        proc = cli(list(argv), tmp_path, sim)
+        _assert_clean_exit(proc)
+        assert proc.returncode == code, (argv, proc.stderr)
+    assert "lone \ufffd surrogate" in proc.stdout
+    stored = (tmp_path / "watch" / "watchlist.json").read_text("ascii")
+    assert "\\ud800" not in stored.lower()
+
+
+def test_label_with_invalid_bytes_is_cleaned_when_added(tmp_path: Path) -> None:
+    proc = cli([b"add", b"image_aaa", b"--label", b"bad \xff byte"], tmp_path)
+    _assert_clean_exit(proc)
+    assert proc.returncode == 0, proc.stderr
+    proc = cli(["list", "--json"], tmp_path)
+    _assert_clean_exit(proc)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["label"] == "bad \ufffd byte"
+
+
+def test_watchlist_already_holding_surrogates_loads_and_prints(tmp_path: Path) -> None:
+    """A file written by an older version, before text was cleaned at the boundary."""
+    entry = {
+        "task_id": "image_old",
+        "kind": "image",
+        "label": "label \udcff",
+        "added_at": 1.0,
+        "last_polled_at": 2.0,
+        "last_error": "error \ud800",
+        "not_found": False,
+        "state": {
+            "data": {"status": "FAILURE", "fail_reason": LONE_SURROGATE, "outputs": []},
+            "message": "message \udfff",
+        },
+        "history": [["FAILURE", 2.0]],
+    }
+    (tmp_path / "watch").mkdir()
+    document = {"version": 1, "tasks": [entry]}
+    (tmp_path / "watch" / "watchlist.json").write_text(json.dumps(document), "ascii")
+    for argv in (["list"], ["list", "--json"]):
+        proc = cli(list(argv), tmp_path)
+        _assert_clean_exit(proc)
+        assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert record["fail_reason"] == "lone \ufffd surrogate"
+    assert record["label"] == "label \ufffd"
+    assert record["error"] == "error \ufffd"
+
+
+@pytest.mark.parametrize("char", ["\u061c", "\u200b", "\u202e", "\u2066", "\ufeff", "\u00ad"])
+def test_format_characters_in_an_answer_never_reach_the_output(
+    sim: SimServer, tmp_path: Path, char: str
+) -> None:
+    task = sim.scenario.add_task("image", outcome="failure", queue_s=0, run_s=0, created_at=1.0)
+    sim.faults.hostile_tasks[task.task_id] = HostileAnswer(fail_reason=f"a{char}b")
+    proc = cli(["status", task.task_id, "--json"], tmp_path, sim)
+    _assert_clean_exit(proc)
+    assert json.loads(proc.stdout)["fail_reason"] == "ab"

@@ -1,0 +1,69 @@
+"""Hostile text and sizes from a server: what is cleaned, what is cut, and the markers."""
+
+from __future__ import annotations
+
+import pytest
+
+from siray_tui.core import limits
+from siray_tui.core.errors import UnsafeUrlError
+from siray_tui.core.models import TaskState, cap_outputs, cap_text
+from siray_tui.core.text import check_url, clean_text
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("a\u061cb", "ab"),  # Arabic letter mark
+        ("a\u200bb", "ab"),  # zero width space
+        ("a\ufeffb", "ab"),  # zero width no-break space / BOM
+        ("a\u00adb", "ab"),  # soft hyphen
+        ("a\u2060b", "ab"),  # word joiner
+        ("x\u200dy", "xy"),  # a joiner between ASCII letters only hides something
+        ("lone \ud800 surrogate", "lone \ufffd surrogate"),
+        ("escaped \udcff byte", "escaped \ufffd byte"),
+        ("line\u2028break", "line break"),
+        ("no-break\u00a0space", "no-break\u00a0space"),
+    ],
+)
+def test_format_characters_and_surrogates_never_pass(raw: str, expected: str) -> None:
+    assert clean_text(raw) == expected
+    assert clean_text(raw, multiline=True) == expected.replace("line break", "line\nbreak")
+    clean_text(raw).encode("utf-8")  # printable: never an UnicodeEncodeError
+
+
+@pytest.mark.parametrize("char", ["\u200b", "\u061c", "\ufeff", "\ud800", "\u00a0"])
+def test_url_with_an_invisible_character_is_refused(char: str) -> None:
+    with pytest.raises(UnsafeUrlError):
+        check_url(f"https://cdn.example.com/a{char}b.png")
+
+
+def test_cap_text_marks_what_it_cut_and_is_stable() -> None:
+    capped = cap_text("x" * 10_000, 100)
+    assert len(capped) == 100
+    assert capped.endswith("… (9,925 more characters)")
+    assert cap_text(capped, 100) == capped  # read back from the watchlist: unchanged
+    assert cap_text("short", 100) == "short"
+
+
+def test_cap_outputs_counts_the_dropped() -> None:
+    urls = [f"https://cdn.example.com/{i}.png" for i in range(limits.MAX_OUTPUTS + 4000)]
+    kept, more = cap_outputs(urls)
+    assert len(kept) == limits.MAX_OUTPUTS
+    assert more == 4000
+
+
+def test_a_state_cut_down_parses_back_to_itself() -> None:
+    data = {
+        "status": "FAILURE",
+        "fail_reason": "r" * 200_000,
+        "outputs": [f"https://cdn.example.com/{i}.png" for i in range(5000)],
+        "padding": "p" * 100_000,
+    }
+    state = TaskState.from_payload({"data": data}, task_id="t")
+    assert len(state.fail_reason) == limits.MAX_FAIL_REASON
+    assert state.output_count == 5000
+    assert len(state.outputs) == limits.MAX_OUTPUTS
+    assert "padding" not in state.raw
+    again = TaskState.from_payload({"data": dict(state.raw)}, task_id="t")
+    assert again == state
+    assert again.outputs_more == 4000
