@@ -198,9 +198,13 @@ def load_settings(
         if values.get("token", "").strip():
             token_text, token_source = values["token"].strip(), str(config_path)
     values.pop("token", None)
+    token = Secret(token_text) if token_text else None
+    problem = token.problem() if token else None
+    if problem:
+        raise ConfigError(f"the API token from {token_source} {problem}")
 
     settings = Settings(
-        token=Secret(token_text) if token_text else None,
+        token=token,
         token_source=token_source,
         config_path=config_path,
         demo=bool(flags.get("demo", False)),

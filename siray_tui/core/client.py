@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -45,6 +47,7 @@ DEFAULT_BASE_URL: Final = "https://api.siray.ai"
 MAX_CONNECTIONS: Final = 10
 RETRY_AFTER_CAP: Final = 120.0
 USER_AGENT: Final = f"siray-tui/{__version__}"
+_ERRNO_PREFIX: Final = re.compile(r"^\[Errno -?\d+\]\s*")
 
 _QUERY_PATHS: Final = {
     TaskKind.IMAGE: "/v1/images/generations/async/{task_id}",
@@ -105,6 +108,22 @@ def check_base_url(base_url: str, *, insecure: bool = False) -> str:
     return base_url.strip().rstrip("/")
 
 
+def _connect_reason(exc: BaseException, detail: str) -> str:
+    """Why a connection failed, as the OS said it ("connection refused"), if it did.
+
+    httpx's own text is often only "All connection attempts failed"; the errno of the
+    underlying OSError is the useful part.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short, finite walk down the chain
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno:
+            return os.strerror(seen.errno).lower()
+        seen = seen.__cause__ or seen.__context__
+    return _ERRNO_PREFIX.sub("", detail).lower() or "connection failed"
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
@@ -153,6 +172,9 @@ class SirayClient:
         clock: Clock | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url, insecure=insecure)
+        problem = token.problem() if token else None
+        if problem:
+            raise ConfigError(f"the API token {problem}")
         self._token = token
         self._clock = clock or SystemClock()
         self._origin = _origin(httpx.URL(self.base_url))
@@ -258,11 +280,26 @@ class SirayClient:
             response = await self._http.send(request)
         except httpx.TimeoutException as exc:
             raise RequestTimeoutError(f"request timed out ({type(exc).__name__})") from None
+        except httpx.LocalProtocolError as exc:
+            # Its text quotes the offending header, which may be the Authorization one.
+            raise TransportError(
+                f"request refused by the HTTP library ({type(exc).__name__})"
+            ) from None
+        except httpx.ConnectError as exc:
+            raise TransportError(
+                f"cannot reach {self.base_url}: {_connect_reason(exc, self._detail(exc))}"
+            ) from None
         except httpx.TransportError as exc:
-            detail = clean_text(str(exc))[:120] or type(exc).__name__
-            raise TransportError(f"connection failed: {detail}") from None
+            raise TransportError(f"connection failed: {self._detail(exc)}") from None
         self._raise_for_status(response)
         return response
+
+    def _detail(self, exc: Exception) -> str:
+        """An httpx exception's text, cleaned, cut and with the token taken out."""
+        text = str(exc)
+        if self._token:
+            text = self._token.redact(text)
+        return clean_text(text)[:120] or type(exc).__name__
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         status = response.status_code

@@ -16,7 +16,7 @@ MAX_RAW_JSON: Final = 64 * 1024
 """Characters of the answer's ``data`` object kept verbatim (for the details view and the
 watchlist); a bigger one is replaced by its parsed, capped fields and a note."""
 
-MAX_FAIL_REASON: Final = 4000
+MAX_FAIL_REASON: Final = 10_000
 """Characters of a fail reason kept, marker included."""
 
 MAX_MESSAGE: Final = 500

@@ -125,3 +125,43 @@ def test_format_characters_in_an_answer_never_reach_the_output(
     proc = cli(["status", task.task_id, "--json"], tmp_path, sim)
     _assert_clean_exit(proc)
     assert json.loads(proc.stdout)["fail_reason"] == "ab"
+
+
+@pytest.mark.parametrize("bad", ["\r", "\n", "\rX"])
+def test_token_with_a_line_break_is_refused_unechoed_before_any_request(
+    sim: SimServer, tmp_path: Path, bad: str
+) -> None:
+    task = sim.scenario.add_task("image", queue_s=0, run_s=0, created_at=1.0)
+    secret = "sk-secret-3b7f21"
+    proc = cli(["status", task.task_id], tmp_path, sim, SIRAY_API_TOKEN=f"{secret}{bad}tail")
+    _assert_clean_exit(proc)
+    assert proc.returncode == 2
+    assert "control character" in proc.stderr
+    assert secret not in proc.stdout + proc.stderr
+    assert sim.api_request_count == 0
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text("utf-8", "replace")
+
+
+def test_token_with_a_nul_in_config_toml_is_refused_unechoed(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('token = "sk-secret-9d0c\\u0000x"\n', "utf-8")
+    proc = cli(["list"], tmp_path, SIRAY_API_TOKEN="", SIRAY_TUI_CONFIG=str(config))
+    _assert_clean_exit(proc)
+    assert proc.returncode == 2
+    assert "control character" in proc.stderr
+    assert "sk-secret-9d0c" not in proc.stdout + proc.stderr
+
+
+def test_unreachable_server_is_named_in_the_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a free loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    proc = cli(["status", "image_aaa"], tmp_path, SIRAY_BASE_URL=base)
+    _assert_clean_exit(proc)
+    assert proc.returncode == 2
+    assert f"cannot reach {base}: connection refused" in proc.stderr
