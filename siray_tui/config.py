@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from siray_tui.core.client import DEFAULT_BASE_URL, check_base_url
+from siray_tui.core.client import DEFAULT_BASE_URL, DEFAULT_DEADLINE, check_base_url
 from siray_tui.core.errors import ConfigError
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import is_loopback_host
@@ -38,6 +38,7 @@ _KEYS: Final[dict[str, tuple[str | None, type]]] = {
     "interval": ("SIRAY_TUI_INTERVAL", float),
     "concurrency": (None, int),
     "rate": (None, float),
+    "request_deadline": (None, float),
     "insecure": (None, bool),
     "auto_download": (None, bool),
     "max_download_bytes": (None, int),
@@ -78,6 +79,7 @@ class Settings:
     interval: float = 4.0
     concurrency: int = 8
     rate: float = 10.0
+    request_deadline: float = DEFAULT_DEADLINE
     insecure: bool = False
     auto_download: bool = False
     max_download_bytes: int = 2 * 1024**3
@@ -222,6 +224,11 @@ def validate(settings: Settings) -> Settings:
     if not 0 < settings.rate <= 1000:
         raise ConfigError(
             f"rate must be above 0 and at most 1000 per second, got {settings.rate:g}"
+        )
+    if not 0 < settings.request_deadline <= 3600:
+        raise ConfigError(
+            "request_deadline must be above 0 and at most 3600 seconds, "
+            f"got {settings.request_deadline:g}"
         )
     if settings.max_download_bytes < 1:
         raise ConfigError(f"max_download_bytes must be positive, got {settings.max_download_bytes}")

@@ -78,7 +78,12 @@ async def run_download(
     failed = 0
     progress = _ProgressLine(err)
     async with (
-        SirayClient(settings.base_url, token, insecure=settings.insecure) as client,
+        SirayClient(
+            settings.base_url,
+            token,
+            insecure=settings.insecure,
+            deadline=settings.request_deadline,
+        ) as client,
         Downloader(
             target,
             allow_loopback_http=settings.allow_loopback_http,

@@ -12,10 +12,12 @@ Every failure is mapped onto the tree in :mod:`siray_tui.core.errors`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
 import re
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -25,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from siray_tui import __version__
+from siray_tui.core import limits
 from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.errors import (
     ApiError,
@@ -44,6 +47,7 @@ from siray_tui.core.secret import Secret
 from siray_tui.core.text import clean_text, is_loopback_host
 
 DEFAULT_BASE_URL: Final = "https://api.siray.ai"
+DEFAULT_DEADLINE: Final = 30.0
 MAX_CONNECTIONS: Final = 10
 RETRY_AFTER_CAP: Final = 120.0
 USER_AGENT: Final = f"siray-tui/{__version__}"
@@ -128,11 +132,20 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
-def _error_detail(response: httpx.Response) -> str:
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A response read in full (and within the caps): status, headers and body."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
+def _error_detail(answer: _Answer) -> str:
     """A short, cleaned message from an error body, whatever its shape."""
     try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(answer.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return ""
     if isinstance(body, dict):
         error = body.get("error")
@@ -154,7 +167,10 @@ class SirayClient:
         token: the API token, or None (every request then fails with AuthError, but the
             dashboard can still open).
         insecure: allow a plain-http base URL to a host that is not loopback.
-        timeout: seconds for a whole request.
+        timeout: seconds httpx waits for the connection and for each read.
+        deadline: seconds for a whole request, body included: a server that drips its
+            answer a byte at a time never holds a poller slot longer than this.
+        max_answer_bytes: the most of a body read; a longer one is a bad answer.
         max_connections: pool size, at most 10.
         transport: an httpx transport, for tests (``httpx.MockTransport``).
         clock: for Retry-After dates.
@@ -167,6 +183,8 @@ class SirayClient:
         *,
         insecure: bool = False,
         timeout: float = 15.0,
+        deadline: float = DEFAULT_DEADLINE,
+        max_answer_bytes: int = limits.MAX_ANSWER_BYTES,
         max_connections: int = MAX_CONNECTIONS,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
@@ -176,6 +194,8 @@ class SirayClient:
         if problem:
             raise ConfigError(f"the API token {problem}")
         self._token = token
+        self._deadline = deadline
+        self._max_answer_bytes = max_answer_bytes
         self._clock = clock or SystemClock()
         self._origin = _origin(httpx.URL(self.base_url))
         connections = max(1, min(max_connections, MAX_CONNECTIONS))
@@ -272,12 +292,17 @@ class SirayClient:
 
     async def _send(
         self, method: str, path: str, *, json_body: dict[str, Any] | None = None
-    ) -> httpx.Response:
+    ) -> _Answer:
         request = self._http.build_request(method, path, json=json_body)
         if self._token and _origin(request.url) == self._origin:
             request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
         try:
-            response = await self._http.send(request)
+            async with asyncio.timeout(self._deadline):
+                answer = await self._exchange(request)
+        except TimeoutError:
+            raise RequestTimeoutError(
+                f"request timed out (no complete answer within {self._deadline:g} s)"
+            ) from None
         except httpx.TimeoutException as exc:
             raise RequestTimeoutError(f"request timed out ({type(exc).__name__})") from None
         except httpx.LocalProtocolError as exc:
@@ -291,8 +316,30 @@ class SirayClient:
             ) from None
         except httpx.TransportError as exc:
             raise TransportError(f"connection failed: {self._detail(exc)}") from None
-        self._raise_for_status(response)
-        return response
+        self._raise_for_status(answer)
+        return answer
+
+    async def _exchange(self, request: httpx.Request) -> _Answer:
+        """Send ``request`` and read its body, abandoning it beyond the byte cap."""
+        response = await self._http.send(request, stream=True)
+        try:
+            cap = self._max_answer_bytes
+            declared = response.headers.get("Content-Length", "")
+            too_big = PayloadError(
+                f"answer larger than {cap:,} bytes: not read", status_code=response.status_code
+            )
+            if declared.isdigit() and int(declared) > cap:
+                raise too_big
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise too_big
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return _Answer(response.status_code, response.headers, b"".join(chunks))
 
     def _detail(self, exc: Exception) -> str:
         """An httpx exception's text, cleaned, cut and with the token taken out."""
@@ -301,7 +348,7 @@ class SirayClient:
             text = self._token.redact(text)
         return clean_text(text)[:120] or type(exc).__name__
 
-    def _raise_for_status(self, response: httpx.Response) -> None:
+    def _raise_for_status(self, response: _Answer) -> None:
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -321,10 +368,10 @@ class SirayClient:
         raise HttpStatusError(f"HTTP {status} unexpected answer{suffix}", status_code=status)
 
     @staticmethod
-    def _decode(response: httpx.Response) -> object:
+    def _decode(response: _Answer) -> object:
         try:
             return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             kind = clean_text(response.headers.get("content-type", "unknown type"))[:40]
             raise PayloadError(
                 f"answer is not JSON ({kind})", status_code=response.status_code

@@ -8,14 +8,22 @@ crash it would be.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from siray_tui.core.client import SirayClient
+from siray_tui.core.errors import RequestTimeoutError
+from siray_tui.core.models import TaskKind
+from siray_tui.core.poller import Poller, PollerEvent, PollFailed, PollPolicy, TaskUpdated
+from siray_tui.core.secret import Secret
+from siray_tui.core.store import WatchlistStore
 from siray_tui.sim import HostileAnswer, SimServer
 
 TOKEN = "sk-test-token-77e1d0"
@@ -165,3 +173,67 @@ def test_unreachable_server_is_named_in_the_error(tmp_path: Path) -> None:
     _assert_clean_exit(proc)
     assert proc.returncode == 2
     assert f"cannot reach {base}: connection refused" in proc.stderr
+
+
+# -- a slow drip: one byte of a promised 1,000,000 every 0.2 s ------------------------
+
+DRIP = HostileAnswer(drip=0.2)
+# Far longer than the deadlines below; it only turns a hang on old code into a failure.
+HANG_GUARD = 30.0
+
+
+async def test_dripping_answer_fails_as_a_timeout_at_the_deadline(sim: SimServer) -> None:
+    task = sim.scenario.add_task("image", queue_s=0, run_s=0, created_at=1.0)
+    sim.faults.hostile_tasks[task.task_id] = DRIP
+    async with SirayClient(sim.base_url, Secret(TOKEN), deadline=0.5) as client:
+        with pytest.raises(RequestTimeoutError) as caught:
+            await asyncio.wait_for(client.get_task(task.task_id, TaskKind.IMAGE), HANG_GUARD)
+    assert "within 0.5 s" in str(caught.value)
+
+
+def test_status_gives_up_on_a_drip_at_the_configured_deadline(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    task = sim.scenario.add_task("image", queue_s=0, run_s=0, created_at=1.0)
+    sim.faults.hostile_tasks[task.task_id] = DRIP
+    proc = cli(["--request-deadline", "0.5", "status", task.task_id], tmp_path, sim)
+    _assert_clean_exit(proc)
+    assert proc.returncode == 2
+    assert "timed out" in proc.stderr
+
+
+async def test_eight_dripping_tasks_do_not_starve_a_healthy_ninth(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    drips = [
+        sim.scenario.add_task("image", f"image_drip{i}", queue_s=0, run_s=0, created_at=1.0)
+        for i in range(8)
+    ]
+    for task in drips:
+        sim.faults.hostile_tasks[task.task_id] = DRIP
+    healthy = sim.scenario.add_task("image", "image_healthy", queue_s=0, run_s=0, created_at=1.0)
+    store = WatchlistStore(tmp_path)
+    store.add([task.task_id for task in drips], kind=TaskKind.IMAGE)  # drips first in line
+    store.add([healthy.task_id], kind=TaskKind.IMAGE)
+    answered = asyncio.Event()
+    failures: set[str] = set()
+
+    def on_event(event: PollerEvent) -> None:
+        if isinstance(event, TaskUpdated) and event.task.task_id == healthy.task_id:
+            answered.set()
+        if isinstance(event, PollFailed):
+            failures.add(event.task.task_id)
+
+    policy = PollPolicy(interval=1.0, concurrency=8, rate=100.0, backoff_base=5.0)
+    async with SirayClient(sim.base_url, Secret(TOKEN), deadline=0.5) as client:
+        poller = Poller(client, policy=policy, store=store, rng=random.Random(1), on_event=on_event)
+        poller.add(store.load().tasks.values())
+        runner = asyncio.create_task(poller.run())
+        try:
+            await asyncio.wait_for(answered.wait(), HANG_GUARD)
+        finally:
+            poller.stop()
+            await asyncio.wait_for(runner, 10)
+    assert sim.requests_for(healthy.task_id) >= 1
+    assert failures >= {task.task_id for task in drips}  # every drip failed and backed off
+    assert all("timed out" in (poller.tasks[t.task_id].last_error or "") for t in drips)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from siray_tui.config import load_settings
 from siray_tui.core import limits
-from siray_tui.core.errors import UnsafeUrlError
+from siray_tui.core.errors import ConfigError, UnsafeUrlError
 from siray_tui.core.models import TaskState, cap_outputs, cap_text
 from siray_tui.core.text import check_url, clean_text
 
@@ -67,3 +70,13 @@ def test_a_state_cut_down_parses_back_to_itself() -> None:
     again = TaskState.from_payload({"data": dict(state.raw)}, task_id="t")
     assert again == state
     assert again.outputs_more == 4000
+
+
+def test_request_deadline_is_a_setting_with_a_sane_range(tmp_path: Path) -> None:
+    environ = {"SIRAY_TUI_CONFIG": str(tmp_path / "none.toml")}
+    (tmp_path / "none.toml").write_text("request_deadline = 2.5\n", "utf-8")
+    assert load_settings({}, environ).request_deadline == 2.5
+    assert load_settings({"request_deadline": "0.5"}, environ).request_deadline == 0.5
+    for bad in ("0", "-1", "nan", "1e9"):
+        with pytest.raises(ConfigError, match="request_deadline"):
+            load_settings({"request_deadline": bad}, environ)
