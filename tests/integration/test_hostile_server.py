@@ -237,3 +237,39 @@ async def test_eight_dripping_tasks_do_not_starve_a_healthy_ninth(
     assert sim.requests_for(healthy.task_id) >= 1
     assert failures >= {task.task_id for task in drips}  # every drip failed and backed off
     assert all("timed out" in (poller.tasks[t.task_id].last_error or "") for t in drips)
+
+
+# -- unbounded answers ------------------------------------------------------------------
+
+
+def test_answer_beyond_the_byte_cap_is_a_bad_answer_and_is_not_kept(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    task = sim.scenario.add_task("image", queue_s=0, run_s=0, created_at=1.0)
+    sim.faults.hostile_tasks[task.task_id] = HostileAnswer(padding=3_000_000)
+    proc = cli(["status", task.task_id], tmp_path, sim)
+    _assert_clean_exit(proc)
+    assert proc.returncode == 2
+    assert "answer larger than 1,048,576 bytes" in proc.stderr
+    assert (tmp_path / "watch" / "watchlist.json").stat().st_size < 4096
+
+
+def test_big_fail_reason_and_many_outputs_are_capped_with_markers(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    task = sim.scenario.add_task("image", queue_s=0, run_s=0, created_at=1.0)
+    sim.faults.hostile_tasks[task.task_id] = HostileAnswer(
+        fail_reason="r" * 500_000, extra_outputs=5000, padding=200_000
+    )
+    proc = cli(["status", task.task_id, "--json"], tmp_path, sim)
+    _assert_clean_exit(proc)
+    record = json.loads(proc.stdout)
+    assert len(record["fail_reason"]) == 10_000
+    assert record["fail_reason"].endswith(" more characters)")
+    assert len(record["outputs"]) == 1000
+    watchlist = tmp_path / "watch" / "watchlist.json"
+    assert watchlist.stat().st_size < 128 * 1024  # was 0.9 MB: the whole answer
+    state = WatchlistStore(tmp_path / "watch").load()[task.task_id].state
+    assert state is not None
+    assert state.output_count == 5000 + len(task.output_tokens)
+    assert "padding" not in state.raw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from siray_tui.config import load_settings
 from siray_tui.core import limits
 from siray_tui.core.errors import ConfigError, UnsafeUrlError
 from siray_tui.core.models import TaskState, cap_outputs, cap_text
+from siray_tui.core.store import WatchlistStore
 from siray_tui.core.text import check_url, clean_text
 
 
@@ -80,3 +82,21 @@ def test_request_deadline_is_a_setting_with_a_sane_range(tmp_path: Path) -> None
     for bad in ("0", "-1", "nan", "1e9"):
         with pytest.raises(ConfigError, match="request_deadline"):
             load_settings({"request_deadline": bad}, environ)
+
+
+def test_a_watchlist_written_before_the_caps_loads_capped(tmp_path: Path) -> None:
+    """A file from a version without caps: its huge entry is cut on load, not kept."""
+    data = {
+        "status": "FAILURE",
+        "fail_reason": "r" * 1_000_000,
+        "outputs": [f"https://cdn.example.com/{i}.png" for i in range(5000)],
+    }
+    entry = {"task_id": "image_big", "kind": "image", "state": {"data": data, "message": ""}}
+    (tmp_path / "watchlist.json").write_text(json.dumps({"version": 1, "tasks": [entry]}), "ascii")
+    store = WatchlistStore(tmp_path)
+    state = store.load()["image_big"].state
+    assert state is not None
+    assert len(state.fail_reason) == limits.MAX_FAIL_REASON
+    assert len(state.outputs) == limits.MAX_OUTPUTS
+    assert state.output_count == 5000
+    assert len(json.dumps(dict(state.raw))) < 2 * limits.MAX_RAW_JSON
