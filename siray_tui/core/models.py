@@ -339,12 +339,13 @@ def bounded_raw(data: Mapping[str, Any], state: TaskState) -> dict[str, Any]:
     """
     try:
         text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
-    except (TypeError, ValueError):  # not from JSON (a test's own object): keep fields only
+        if len(text) <= limits.MAX_RAW_JSON:
+            if _SURROGATE_ESCAPE.search(text):
+                return dict(_without_surrogates(data))
+            return dict(data)
+    except (TypeError, ValueError, RecursionError):
+        # Not from JSON (a test's own object), or nested too deep to walk: fields only.
         text = ""
-    if text and len(text) <= limits.MAX_RAW_JSON:
-        if _SURROGATE_ESCAPE.search(text):
-            return dict(_without_surrogates(data))
-        return dict(data)
     kept: dict[str, Any] = {
         "status": state.raw_status,
         "progress": state.progress,
@@ -357,10 +358,8 @@ def bounded_raw(data: Mapping[str, Any], state: TaskState) -> dict[str, Any]:
     }
     if state.outputs_more:
         kept[OUTPUTS_DROPPED_KEY] = state.outputs_more
-    kept[RAW_NOTE_KEY] = (
-        f"the answer's data object was {len(text):,} characters of JSON; "
-        "only the fields above were kept"
-    )
+    size = f"{len(text):,} characters of JSON" if text else "nested too deep to keep"
+    kept[RAW_NOTE_KEY] = f"the answer's data object was {size}; only the fields above were kept"
     return kept
 
 
