@@ -100,3 +100,14 @@ def test_a_watchlist_written_before_the_caps_loads_capped(tmp_path: Path) -> Non
     assert len(state.outputs) == limits.MAX_OUTPUTS
     assert state.output_count == 5000
     assert len(json.dumps(dict(state.raw))) < 2 * limits.MAX_RAW_JSON
+
+
+def test_answer_nested_too_deep_to_clean_keeps_its_fields() -> None:
+    # The surrogate makes the whole object be walked to replace it: 950 levels deep is
+    # more than the recursion limit allows once the test's own frames are counted.
+    text = '{"status": "FAILURE", "fail_reason": "\\ud800", "x": ' + "[" * 950 + "]" * 950 + "}"
+    nested = json.loads(text)
+    state = TaskState.from_payload({"data": nested}, task_id="t")
+    assert state.raw["status"] == "FAILURE"
+    assert state.raw["fail_reason"] == "\ufffd"
+    assert "x" not in state.raw
