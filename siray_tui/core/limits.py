@@ -34,11 +34,11 @@ MAX_STATUS: Final = 64
 MAX_OUTPUTS: Final = 1000
 """Output URLs kept per task; the number dropped is kept so the UI can say so."""
 
-DETAILS_OUTPUT_PAGE: Final = 20
+DETAILS_OUTPUT_PAGE: Final = 10
 """Output rows the details view builds at once (each is a row of buttons)."""
 
 DETAILS_RAW_LINES: Final = 60
 """Lines of the pretty-printed raw answer the details view shows (then "… N more lines")."""
 
-DETAILS_RAW_LINE_CHARS: Final = 1000
+DETAILS_RAW_LINE_CHARS: Final = 200
 """Characters of one line of that raw answer (a long string is one line)."""
