@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from siray_tui.core.client import DEFAULT_BASE_URL, check_base_url
+from siray_tui.core.client import DEFAULT_BASE_URL, DEFAULT_DEADLINE, check_base_url
 from siray_tui.core.errors import ConfigError
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import host_scope, is_loopback_host
@@ -33,6 +33,7 @@ MAX_INTERVAL: Final = 3600.0
 MAX_CONCURRENCY: Final = 64
 MIN_RATE: Final = 0.1
 MAX_RATE: Final = 1000.0
+MAX_DEADLINE: Final = 3600.0
 
 # config.toml key -> (environment variable or None, type)
 _KEYS: Final[dict[str, tuple[str | None, type]]] = {
@@ -43,6 +44,7 @@ _KEYS: Final[dict[str, tuple[str | None, type]]] = {
     "interval": ("SIRAY_TUI_INTERVAL", float),
     "concurrency": (None, int),
     "rate": (None, float),
+    "request_deadline": (None, float),
     "insecure": (None, bool),
     "auto_download": (None, bool),
     "max_download_bytes": (None, int),
@@ -83,6 +85,7 @@ class Settings:
     interval: float = 4.0
     concurrency: int = 8
     rate: float = 10.0
+    request_deadline: float = DEFAULT_DEADLINE
     insecure: bool = False
     auto_download: bool = False
     max_download_bytes: int = 2 * 1024**3
@@ -217,15 +220,29 @@ def load_settings(
         if values.get("token", "").strip():
             token_text, token_source = values["token"].strip(), str(config_path)
     values.pop("token", None)
+    token = Secret(token_text) if token_text else None
+    problem = token.problem() if token else None
+    if problem:
+        raise ConfigError(f"the API token from {token_source} {problem}")
 
     settings = Settings(
-        token=Secret(token_text) if token_text else None,
+        token=token,
         token_source=token_source,
         config_path=config_path,
         demo=bool(flags.get("demo", False)),
         **values,
     )
     return validate(settings)
+
+
+_BOUNDED_KEYS: Final = (
+    "interval",
+    "concurrency",
+    "rate",
+    "request_deadline",
+    "max_download_bytes",
+    "log_level",
+)
 
 
 def _check_bounds(key: str, value: Any) -> Any:
@@ -246,6 +263,10 @@ def _check_bounds(key: str, value: Any) -> Any:
             f"rate must be at least {MIN_RATE:g} and at most {MAX_RATE:g} requests per "
             f"second, got {value:g}"
         )
+    if key == "request_deadline" and not 0 < value <= MAX_DEADLINE:
+        raise ConfigError(
+            f"request_deadline must be above 0 and at most {MAX_DEADLINE:g} seconds, got {value:g}"
+        )
     if key == "max_download_bytes" and value < 1:
         raise ConfigError(f"max_download_bytes must be positive, got {value}")
     if key == "log_level" and value.lower() not in LOG_LEVELS:
@@ -255,7 +276,7 @@ def _check_bounds(key: str, value: Any) -> Any:
 
 def validate(settings: Settings) -> Settings:
     """Check ranges and the base URL; returns the settings with a normalised base URL."""
-    for key in ("interval", "concurrency", "rate", "max_download_bytes", "log_level"):
+    for key in _BOUNDED_KEYS:
         _check_bounds(key, getattr(settings, key))
     base_url = check_base_url(settings.base_url, insecure=settings.insecure)
     return replace(settings, base_url=base_url, log_level=settings.log_level.lower())

@@ -54,6 +54,12 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     group.add_argument("--concurrency", metavar="N", default=default, help="requests in flight")
     group.add_argument("--rate", metavar="R", default=default, help="requests per second")
+    group.add_argument(
+        "--request-deadline",
+        metavar="S",
+        default=default,
+        help="seconds one API request may take in all, body included (default 30)",
+    )
     group.add_argument("--download-dir", metavar="DIR", default=default, help="output folder")
     group.add_argument(
         "--insecure",
@@ -208,6 +214,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "interval",
         "concurrency",
         "rate",
+        "request_deadline",
         "download_dir",
         "insecure",
         "auto_download",

@@ -128,7 +128,12 @@ async def run_download(
     results: list[DownloadResult] = []
     progress = _ProgressLine(err)
     async with (
-        SirayClient(settings.base_url, token, insecure=settings.insecure) as client,
+        SirayClient(
+            settings.base_url,
+            token,
+            insecure=settings.insecure,
+            deadline=settings.request_deadline,
+        ) as client,
         Downloader(
             target,
             allow_loopback_http=settings.allow_loopback_http,

@@ -107,7 +107,12 @@ def _build_client(settings: Settings, err: TextIO) -> SirayClient | None:
             return None
         token = Secret(DEMO_TOKEN)
     try:
-        return SirayClient(settings.base_url, token, insecure=settings.insecure)
+        return SirayClient(
+            settings.base_url,
+            token,
+            insecure=settings.insecure,
+            deadline=settings.request_deadline,
+        )
     except SirayError as exc:
         _fail(err, str(exc))
         return None

@@ -12,10 +12,13 @@ Every failure is mapped onto the tree in :mod:`siray_tui.core.errors`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 import os
+import re
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -25,6 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from siray_tui import __version__
+from siray_tui.core import limits
 from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.errors import (
     ApiError,
@@ -46,9 +50,11 @@ from siray_tui.core.text import clean_text, is_loopback_host
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL: Final = "https://api.siray.ai"
+DEFAULT_DEADLINE: Final = 30.0
 MAX_CONNECTIONS: Final = 10
 RETRY_AFTER_CAP: Final = 120.0
 USER_AGENT: Final = f"siray-tui/{__version__}"
+_ERRNO_PREFIX: Final = re.compile(r"^\[Errno -?\d+\]\s*")
 
 _QUERY_PATHS: Final = {
     TaskKind.IMAGE: "/v1/images/generations/async/{task_id}",
@@ -109,15 +115,40 @@ def check_base_url(base_url: str, *, insecure: bool = False) -> str:
     return base_url.strip().rstrip("/")
 
 
+def _connect_reason(exc: BaseException, detail: str) -> str:
+    """Why a connection failed, as the OS said it ("connection refused"), if it did.
+
+    httpx's own text is often only "All connection attempts failed"; the errno of the
+    underlying OSError is the useful part.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short, finite walk down the chain
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno:
+            return os.strerror(seen.errno).lower()
+        seen = seen.__cause__ or seen.__context__
+    return _ERRNO_PREFIX.sub("", detail).lower() or "connection failed"
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
 
-def _error_detail(response: httpx.Response) -> str:
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A response read in full (and within the caps): status, headers and body."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
+def _error_detail(answer: _Answer) -> str:
     """A short, cleaned message from an error body, whatever its shape."""
     try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(answer.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return ""
     if isinstance(body, dict):
         error = body.get("error")
@@ -139,7 +170,10 @@ class SirayClient:
         token: the API token, or None (every request then fails with AuthError, but the
             dashboard can still open).
         insecure: allow a plain-http base URL to a host that is not loopback.
-        timeout: seconds for a whole request.
+        timeout: seconds httpx waits for the connection and for each read.
+        deadline: seconds for a whole request, body included: a server that drips its
+            answer a byte at a time never holds a poller slot longer than this.
+        max_answer_bytes: the most of a body read; a longer one is a bad answer.
         max_connections: pool size, at most 10.
         transport: an httpx transport, for tests (``httpx.MockTransport``).
         clock: for Retry-After dates.
@@ -152,12 +186,19 @@ class SirayClient:
         *,
         insecure: bool = False,
         timeout: float = 15.0,
+        deadline: float = DEFAULT_DEADLINE,
+        max_answer_bytes: int = limits.MAX_ANSWER_BYTES,
         max_connections: int = MAX_CONNECTIONS,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url, insecure=insecure)
+        problem = token.problem() if token else None
+        if problem:
+            raise ConfigError(f"the API token {problem}")
         self._token = token
+        self._deadline = deadline
+        self._max_answer_bytes = max_answer_bytes
         self._clock = clock or SystemClock()
         self._origin = _origin(httpx.URL(self.base_url))
         connections = max(1, min(max_connections, MAX_CONNECTIONS))
@@ -254,38 +295,77 @@ class SirayClient:
 
     async def _send(
         self, method: str, path: str, *, json_body: dict[str, Any] | None = None
-    ) -> httpx.Response:
+    ) -> _Answer:
         request = self._http.build_request(method, path, json=json_body)
         if self._token and _origin(request.url) == self._origin:
             request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
         started = self._clock.monotonic()
         try:
-            response = await self._http.send(request)
+            async with asyncio.timeout(self._deadline):
+                answer = await self._exchange(request)
+        except TimeoutError:
+            logger.debug("%s %s: no complete answer within the deadline", method, path)
+            raise RequestTimeoutError(
+                f"request timed out (no complete answer within {self._deadline:g} s)"
+            ) from None
         except httpx.TimeoutException as exc:
             logger.debug("%s %s: timed out (%s)", method, path, type(exc).__name__)
             raise RequestTimeoutError(f"request timed out ({type(exc).__name__})") from None
+        except httpx.LocalProtocolError as exc:
+            # Its text quotes the offending header, which may be the Authorization one.
+            raise TransportError(
+                f"request refused by the HTTP library ({type(exc).__name__})"
+            ) from None
+        except httpx.ConnectError as exc:
+            logger.debug("%s %s: cannot connect (%s)", method, path, type(exc).__name__)
+            raise TransportError(
+                f"cannot reach {self.base_url}: {_connect_reason(exc, self._detail(exc))}"
+            ) from None
         except httpx.TransportError as exc:
-            detail = clean_text(str(exc))[:120] or type(exc).__name__
-            cause: BaseException | None = exc
-            while cause is not None:  # httpx says "All connection attempts failed"; the OS says why
-                if isinstance(cause, OSError) and cause.errno and cause.errno > 0:
-                    detail = os.strerror(cause.errno).lower()
-                cause = cause.__cause__ or cause.__context__
-            failed = "cannot reach" if isinstance(exc, httpx.ConnectError) else "connection lost to"
-            logger.debug("%s %s: %s: %s", method, path, failed, detail)
-            raise TransportError(f"{failed} {self.base_url}: {detail}") from None
+            detail = self._detail(exc)
+            logger.debug("%s %s: connection lost: %s", method, path, detail)
+            raise TransportError(f"connection lost to {self.base_url}: {detail}") from None
         # The path and status only: never a header, so never the token.
         logger.debug(
             "%s %s: HTTP %d in %.0f ms",
             method,
             path,
-            response.status_code,
+            answer.status_code,
             (self._clock.monotonic() - started) * 1000,
         )
-        self._raise_for_status(response)
-        return response
+        self._raise_for_status(answer)
+        return answer
 
-    def _raise_for_status(self, response: httpx.Response) -> None:
+    async def _exchange(self, request: httpx.Request) -> _Answer:
+        """Send ``request`` and read its body, abandoning it beyond the byte cap."""
+        response = await self._http.send(request, stream=True)
+        try:
+            cap = self._max_answer_bytes
+            declared = response.headers.get("Content-Length", "")
+            too_big = PayloadError(
+                f"answer larger than {cap:,} bytes: not read", status_code=response.status_code
+            )
+            if declared.isdigit() and int(declared) > cap:
+                raise too_big
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise too_big
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return _Answer(response.status_code, response.headers, b"".join(chunks))
+
+    def _detail(self, exc: Exception) -> str:
+        """An httpx exception's text, cleaned, cut and with the token taken out."""
+        text = str(exc)
+        if self._token:
+            text = self._token.redact(text)
+        return clean_text(text)[:120] or type(exc).__name__
+
+    def _raise_for_status(self, response: _Answer) -> None:
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -305,10 +385,10 @@ class SirayClient:
         raise HttpStatusError(f"HTTP {status} unexpected answer{suffix}", status_code=status)
 
     @staticmethod
-    def _decode(response: httpx.Response) -> object:
+    def _decode(response: _Answer) -> object:
         try:
             return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             kind = clean_text(response.headers.get("content-type", "unknown type"))[:40]
             raise PayloadError(
                 f"answer is not JSON ({kind})", status_code=response.status_code

@@ -8,6 +8,7 @@ timestamps may be ``0``, ``null``, absent or strings of digits; new statuses may
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -15,11 +16,60 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from siray_tui.core import limits
 from siray_tui.core.errors import InvalidTaskIdError, PayloadError
-from siray_tui.core.text import clean_text
+from siray_tui.core.text import REPLACEMENT, clean_text
 
 TASK_ID_MAX_LENGTH = 128
 _TASK_ID = re.compile(r"[A-Za-z0-9_.-]+")
+OUTPUTS_DROPPED_KEY = "siray_tui_outputs_dropped"
+"""In a stored ``data`` object cut down to its fields: how many outputs were dropped."""
+RAW_NOTE_KEY = "siray_tui_note"
+# A lone surrogate as json.dumps (ensure_ascii) writes it: \ud800-\udfff.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def cap_text(value: object, limit: int, *, multiline: bool = False) -> str:
+    """``clean_text(value)`` cut to ``limit`` characters, ending in "… (N more characters)".
+
+    The result is never longer than ``limit`` and capping it again changes nothing, so a
+    capped text read back from the watchlist stays as it was. Only the kept part is
+    cleaned, so a 10 MB string costs no more than a short one.
+    """
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if len(text) <= limit:
+        return clean_text(text, multiline=multiline)
+    marker = f"… ({len(text) - limit:,} more characters)"
+    keep = max(0, limit - len(marker))
+    marker = f"… ({len(text) - keep:,} more characters)"
+    return clean_text(text[:keep], multiline=multiline) + marker
+
+
+def cap_outputs(value: object, dropped: object = 0) -> tuple[tuple[str, ...], int]:
+    """The output URLs to keep (at most ``MAX_OUTPUTS``) and how many were dropped.
+
+    Args:
+        value: the ``outputs`` field: a list of strings, one string, or anything else.
+        dropped: a count already dropped earlier (a stored, cut-down state).
+    """
+    outputs = _parse_outputs(value)
+    more = dropped if type(dropped) is int and 0 < dropped < 2**53 else 0
+    if len(outputs) > limits.MAX_OUTPUTS:
+        more += len(outputs) - limits.MAX_OUTPUTS
+        outputs = outputs[: limits.MAX_OUTPUTS]
+    return outputs, more
+
+
+def _without_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub(REPLACEMENT, value)
+    if isinstance(value, Mapping):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_surrogates(item) for item in value]
+    return value
 
 
 def validate_task_id(raw: str) -> str:
@@ -117,9 +167,12 @@ class TaskState:
     """What the API last said about a task, already cleaned of the payload's quirks.
 
     ``fail_reason``, ``message`` and ``raw_status`` are stripped of escape and control
-    characters; ``outputs`` are kept as sent (they must pass
-    :func:`~siray_tui.core.text.check_url` before use); ``raw`` is the ``data`` object
-    exactly as received, for the details view.
+    characters and capped (:mod:`~siray_tui.core.limits`); ``outputs`` are kept as sent
+    (they must pass :func:`~siray_tui.core.text.check_url` before use), at most
+    ``MAX_OUTPUTS`` of them, ``outputs_more`` counting the rest; ``raw`` is the ``data``
+    object as received, for the details view and the watchlist, unless it is bigger than
+    ``MAX_RAW_JSON`` (then only its parsed fields and a note are kept) or holds a lone
+    surrogate (replaced by U+FFFD: it could not be printed or encoded).
     """
 
     task_id: str
@@ -133,7 +186,13 @@ class TaskState:
     start_time: float | None = None
     finish_time: float | None = None
     action: str | None = None
+    outputs_more: int = 0
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def output_count(self) -> int:
+        """How many outputs the server listed, the dropped ones included."""
+        return len(self.outputs) + self.outputs_more
 
     @classmethod
     def from_payload(cls, payload: object, *, task_id: str) -> TaskState:
@@ -150,7 +209,7 @@ class TaskState:
         if not isinstance(payload, Mapping):
             raise PayloadError(f"expected a JSON object, got {type(payload).__name__}")
         code = payload.get("code")
-        message = clean_text(payload.get("message") or "")
+        message = cap_text(payload.get("message") or "", limits.MAX_MESSAGE)
         if code is not None and str(code).strip().lower() not in ("success", "0", "200"):
             detail = f": {message[:200]}" if message else ""
             raise PayloadError(f"API answered code {clean_text(code)[:40]!r}{detail}")
@@ -166,26 +225,31 @@ class TaskState:
         raw_status = data.get("status")
         if raw_status is None or isinstance(raw_status, Mapping | list) or raw_status == "":
             raise PayloadError("response has no usable 'status'")
-        status_text = clean_text(raw_status)[:64]
+        status_text = clean_text(str(raw_status)[: limits.MAX_STATUS])
         status = TaskStatus.parse(status_text)
         progress = parse_progress(data.get("progress"))
         if status is TaskStatus.SUCCESS and progress is None:
             progress = 100
         action = data.get("action")
-        return cls(
+        outputs, outputs_more = cap_outputs(data.get("outputs"), data.get(OUTPUTS_DROPPED_KEY))
+        state = cls(
             task_id=task_id,
             status=status,
             raw_status=status_text,
             progress=progress,
-            outputs=_parse_outputs(data.get("outputs")),
-            fail_reason=clean_text(data.get("fail_reason") or "", multiline=True),
+            outputs=outputs,
+            fail_reason=cap_text(
+                data.get("fail_reason") or "", limits.MAX_FAIL_REASON, multiline=True
+            ),
             message=message,
             submit_time=parse_timestamp(data.get("submit_time")),
             start_time=parse_timestamp(data.get("start_time")),
             finish_time=parse_timestamp(data.get("finish_time")),
-            action=clean_text(action)[:64] if isinstance(action, str) else None,
-            raw=dict(data),
+            action=clean_text(action[: limits.MAX_STATUS]) if isinstance(action, str) else None,
+            outputs_more=outputs_more,
         )
+        object.__setattr__(state, "raw", bounded_raw(data, state))
+        return state
 
     def timings(self, now: float) -> Timings:
         """Queue wait, run time and total, ticking against ``now`` while unfinished.
@@ -265,6 +329,38 @@ def parse_timestamp(value: object) -> float | None:
     if number >= _MILLISECONDS_THRESHOLD:
         number /= 1000.0
     return number
+
+
+def bounded_raw(data: Mapping[str, Any], state: TaskState) -> dict[str, Any]:
+    """What is kept of an answer's ``data`` object: see :class:`TaskState`.
+
+    A ``data`` too big to keep is replaced by the fields ``state`` was parsed from (which
+    are capped already), so parsing the kept object again gives the same state.
+    """
+    try:
+        text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+        if len(text) <= limits.MAX_RAW_JSON:
+            if _SURROGATE_ESCAPE.search(text):
+                return dict(_without_surrogates(data))
+            return dict(data)
+    except (TypeError, ValueError, RecursionError):
+        # Not from JSON (a test's own object), or nested too deep to walk: fields only.
+        text = ""
+    kept: dict[str, Any] = {
+        "status": state.raw_status,
+        "progress": state.progress,
+        "outputs": list(state.outputs),
+        "fail_reason": state.fail_reason,
+        "submit_time": state.submit_time,
+        "start_time": state.start_time,
+        "finish_time": state.finish_time,
+        "action": state.action,
+    }
+    if state.outputs_more:
+        kept[OUTPUTS_DROPPED_KEY] = state.outputs_more
+    size = f"{len(text):,} characters of JSON" if text else "nested too deep to keep"
+    kept[RAW_NOTE_KEY] = f"the answer's data object was {size}; only the fields above were kept"
+    return kept
 
 
 def _parse_outputs(value: object) -> tuple[str, ...]:
@@ -407,11 +503,13 @@ class WatchedTask:
         return cls(
             task_id=task_id,
             kind=kind,
-            label=clean_text(label)[:200] if isinstance(label, str) else "",
+            label=clean_text(label[: limits.MAX_LABEL]) if isinstance(label, str) else "",
             added_at=parse_timestamp(obj.get("added_at")) or 0.0,
             state=state,
             last_polled_at=parse_timestamp(obj.get("last_polled_at")),
-            last_error=clean_text(last_error)[:300] if isinstance(last_error, str) else None,
+            last_error=(
+                clean_text(last_error[: limits.MAX_ERROR]) if isinstance(last_error, str) else None
+            ),
             not_found=obj.get("not_found") is True,
             history=history,
         )

@@ -41,3 +41,24 @@ class Secret:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("a Secret is not picklable")
+
+    def problem(self) -> str | None:
+        """Why this token cannot go into an ``Authorization`` header, or None if it can.
+
+        A CR, LF or NUL in a header value is refused by the HTTP library with an error
+        that quotes the whole header, token included, so such a token is turned away
+        before any request, with a reason that never shows it.
+        """
+        value = self._value
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+            return (
+                "contains a control character (CR, LF, NUL or another): "
+                "was it pasted with a line break?"
+            )
+        if not value.isascii():
+            return "contains a non-ASCII character"
+        return None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every occurrence of the token replaced by ``********``."""
+        return text.replace(self._value, "********") if self._value else text

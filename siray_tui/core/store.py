@@ -86,14 +86,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from siray_tui.core import limits
 from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.errors import PayloadError, StoreError, WatchlistVersionError
 from siray_tui.core.models import (
+    OUTPUTS_DROPPED_KEY,
     StatusChange,
     TaskKind,
     TaskState,
     TaskStatus,
     WatchedTask,
+    bounded_raw,
+    cap_outputs,
+    cap_text,
     parse_progress,
     parse_timestamp,
     validate_task_id,
@@ -118,9 +123,9 @@ LOCK_NAME = "watchlist.lock"
 _TEMP_PREFIX = f".{FILE_NAME}."
 _TEMP_SUFFIX = ".tmp"
 
-_LABEL_MAX = 200  # the limits WatchedTask.from_json applies
-_ERROR_MAX = 300
-_STATUS_MAX = 64
+_LABEL_MAX = limits.MAX_LABEL  # the limits WatchedTask.from_json applies
+_ERROR_MAX = limits.MAX_ERROR
+_STATUS_MAX = limits.MAX_STATUS
 
 T = TypeVar("T")
 _PEEK_HEAD = re.compile(r'\s*\{\s*"version"\s*:\s*1\s*,\s*"tasks"\s*:\s*\[')
@@ -826,6 +831,7 @@ _STATE_FIELDS = (
     "start_time",
     "finish_time",
     "action",
+    "outputs_more",
     "raw",
 )
 _CHANGE_FIELDS = ("status", "seen_at")
@@ -857,6 +863,7 @@ def _new_state(
     start_time: float | None,
     finish_time: float | None,
     action: str | None,
+    outputs_more: int,
     raw: dict[str, Any],
 ) -> TaskState:
     """``TaskState(...)``, filling the slots directly when allowed (see above)."""
@@ -874,10 +881,11 @@ def _new_state(
             start_time,
             finish_time,
             action,
+            outputs_more,
             raw,
         )
     made = object.__new__(TaskState)
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = setters
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12 = setters
     s0(made, task_id)
     s1(made, status)
     s2(made, raw_status)
@@ -889,7 +897,8 @@ def _new_state(
     s8(made, start_time)
     s9(made, finish_time)
     s10(made, action)
-    s11(made, raw)
+    s11(made, outputs_more)
+    s12(made, raw)
     return made
 
 
@@ -928,6 +937,8 @@ def _clean(text: object, limit: int) -> str:
     """``clean_text(text)[:limit]``; printable ASCII, which it would not change, skips it."""
     if type(text) is str and text.isascii() and text.isprintable():
         return text[:limit]
+    if type(text) is str:
+        text = text[:limit]  # cleaning only shortens: no need to clean what is cut off
     return clean_text(text)[:limit]
 
 
@@ -963,18 +974,31 @@ def _decode_state(data: dict[str, Any], message: object, task_id: str) -> TaskSt
         progress = 100
     raw_outputs = get("outputs")
     outputs: tuple[str, ...]
-    if type(raw_outputs) is list:
+    outputs_more = 0
+    capped = False  # a field was cut: the stored data object is cut down to match
+    dropped = get(OUTPUTS_DROPPED_KEY)
+    if type(raw_outputs) is list and len(raw_outputs) <= limits.MAX_OUTPUTS and dropped is None:
         outputs = tuple([item for item in raw_outputs if type(item) is str and item])
-    elif type(raw_outputs) is str:
+    elif type(raw_outputs) is str and dropped is None:
         outputs = (raw_outputs,) if raw_outputs else ()
     else:
-        outputs = ()
+        outputs, outputs_more = cap_outputs(raw_outputs, dropped)
+        capped = type(raw_outputs) is list and len(raw_outputs) > limits.MAX_OUTPUTS
     fail_reason = get("fail_reason") or ""
-    if type(fail_reason) is not str or not (fail_reason.isascii() and fail_reason.isprintable()):
-        fail_reason = clean_text(fail_reason, multiline=True)
+    if (
+        type(fail_reason) is not str
+        or len(fail_reason) > limits.MAX_FAIL_REASON
+        or not (fail_reason.isascii() and fail_reason.isprintable())
+    ):
+        capped = capped or (type(fail_reason) is str and len(fail_reason) > limits.MAX_FAIL_REASON)
+        fail_reason = cap_text(fail_reason, limits.MAX_FAIL_REASON, multiline=True)
     message = message or ""
-    if type(message) is not str or not (message.isascii() and message.isprintable()):
-        message = clean_text(message)
+    if (
+        type(message) is not str
+        or len(message) > limits.MAX_MESSAGE
+        or not (message.isascii() and message.isprintable())
+    ):
+        message = cap_text(message, limits.MAX_MESSAGE)
     action = get("action")
     action = _clean(action, _STATUS_MAX) if type(action) is str else None
     threshold = _MILLISECONDS_THRESHOLD
@@ -991,7 +1015,7 @@ def _decode_state(data: dict[str, Any], message: object, task_id: str) -> TaskSt
         (type(finish_time) is int or type(finish_time) is float) and 0 < finish_time < threshold
     ):
         finish_time = parse_timestamp(finish_time)
-    return _new_state(
+    state = _new_state(
         task_id,
         status,
         status_text,
@@ -1003,10 +1027,14 @@ def _decode_state(data: dict[str, Any], message: object, task_id: str) -> TaskSt
         None if start_time is None else float(start_time),
         None if finish_time is None else float(finish_time),
         action,
+        outputs_more,
         # Fresh from the parser and kept nowhere else, except as the entry of a file in
         # another layout, which is only ever serialised again: no copy needed.
         data,
     )
+    if capped:  # written by a version without caps: keep only what the caps allow
+        object.__setattr__(state, "raw", bounded_raw(data, state))
+    return state
 
 
 def decode_task(entry: object) -> WatchedTask:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import unicodedata
 from urllib.parse import urlsplit
 
 from siray_tui.core.errors import UnsafeUrlError
@@ -26,12 +27,51 @@ _ESCAPE_SEQUENCE = re.compile(
     """,
     re.VERBOSE,
 )
-# C0 controls except TAB and LF, DEL, C1 controls, and the bidi overrides / isolates that
-# can make a line read differently from what it contains (Trojan Source).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_CONTROL_ONE_LINE = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
-)
+# C0 controls except TAB and LF, DEL and C1 controls. Format characters (bidi marks,
+# overrides and isolates, zero-width spaces) are handled by _drop_unprintable.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+REPLACEMENT = "\ufffd"
+_JOINERS = frozenset("\u200c\u200d")  # zero width non-joiner and joiner
+
+
+def _drop_unprintable(text: str, *, multiline: bool) -> str:
+    """Remove what ``str.isprintable`` flags and a terminal must not get.
+
+    Format characters (category Cf: bidi overrides, isolates and marks such as U+061C,
+    zero-width spaces, U+FEFF) can make a line read differently from what it holds
+    (Trojan Source). A lone surrogate (category Cs, from JSON's ``"\\ud800"`` or a
+    surrogate-escaped argument) cannot be encoded as UTF-8 and would crash every print,
+    so it becomes U+FFFD. Line and paragraph separators become a line feed (multiline)
+    or a space. Other non-printables (no-break spaces, private use, unassigned code
+    points) are harmless and kept.
+    """
+    if text.isprintable():
+        return text
+    kept: list[str] = []
+    last = len(text) - 1
+    for index, char in enumerate(text):
+        if char.isprintable() or char == "\n" or char == " ":
+            kept.append(char)
+            continue
+        category = unicodedata.category(char)
+        if category == "Cs":
+            kept.append(REPLACEMENT)
+        elif category in ("Zl", "Zp"):
+            kept.append("\n" if multiline else " ")
+        elif category == "Cf":
+            # A joiner between two non-ASCII characters builds an emoji sequence or shapes
+            # a script (Persian, Indic); anywhere else it only hides something.
+            if (
+                char in _JOINERS
+                and 0 < index < last
+                and not text[index - 1].isascii()
+                and not text[index + 1].isascii()
+            ):
+                kept.append(char)
+        elif category != "Cc":
+            kept.append(char)
+    return "".join(kept)
 
 
 def clean_text(value: object, *, multiline: bool = False) -> str:
@@ -47,9 +87,9 @@ def clean_text(value: object, *, multiline: bool = False) -> str:
     text = _ESCAPE_SEQUENCE.sub("", text)
     if multiline:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        return _CONTROL.sub("", text).expandtabs(4)
+        return _drop_unprintable(_CONTROL.sub("", text).expandtabs(4), multiline=True)
     text = text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    return _CONTROL_ONE_LINE.sub("", text)
+    return _drop_unprintable(_CONTROL_ONE_LINE.sub("", text), multiline=False)
 
 
 def first_line(value: object, limit: int = 200) -> str:
@@ -134,12 +174,9 @@ def check_url(
     if not isinstance(url, str) or not url:
         raise UnsafeUrlError("refused URL: empty or not text")
     shown = clean_text(url)[:120]
-    if (
-        url != url.strip()
-        or any(ch.isspace() for ch in url)
-        or _CONTROL.search(url)
-        or "\x1b" in url
-    ):
+    # isprintable() is False for every control, format character (bidi, zero-width),
+    # surrogate and white space but the plain space, which is checked on its own.
+    if not url.isprintable() or " " in url:
         raise UnsafeUrlError(f"refused URL with white space or control characters: {shown!r}")
     if url.startswith("-"):
         raise UnsafeUrlError(f"refused URL starting with '-': {shown!r}")

@@ -102,6 +102,27 @@ def error_body(message: str, type_: str, code: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "code": code}}
 
 
+@dataclass(frozen=True)
+class HostileAnswer:
+    """How one task's answer misbehaves (see ``Faults.hostile_tasks``).
+
+    Attributes:
+        fail_reason: replaces the task's fail reason, whatever its status (e.g. a lone
+            surrogate ``"\\ud800"``, sent as the JSON escape, or 10 MB of text).
+        message: replaces the top-level ``message``.
+        extra_outputs: this many more output URLs (each a distinct ``/files`` path).
+        padding: an extra ``data.padding`` field of this many characters.
+        drip: declare a 1,000,000-byte body and send one byte every ``drip`` seconds,
+            until the client hangs up; 0 is off.
+    """
+
+    fail_reason: str | None = None
+    message: str | None = None
+    extra_outputs: int = 0
+    padding: int = 0
+    drip: float = 0.0
+
+
 @dataclass
 class Faults:
     """Misbehaviour knobs, all off by default; mutate them while the server runs.
@@ -125,6 +146,8 @@ class Faults:
         quirky: payloads vary the way real ones do: ``progress`` as a number, ``""`` or
             missing; timestamps as digit strings, or null / missing when 0; a
             ``start_time`` a second before ``submit_time`` (clock skew); extra fields.
+        hostile_tasks: task ID -> :class:`HostileAnswer`, for a server that is broken
+            or hostile for some tasks only (the others answer normally).
     """
 
     error_rate: float = 0.0
@@ -137,6 +160,7 @@ class Faults:
     drop_rate: float = 0.0
     hostile: bool = False
     quirky: bool = False
+    hostile_tasks: dict[str, HostileAnswer] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -375,7 +399,26 @@ def render_task(
     }
     if faults.quirky:
         _quirk(body, state, rng)
+    hostile = faults.hostile_tasks.get(task.task_id)
+    if hostile is not None:
+        _make_hostile(body, hostile, base)
     return body
+
+
+def _make_hostile(body: dict[str, Any], hostile: HostileAnswer, base: str) -> None:
+    data: dict[str, Any] = body["data"]
+    if hostile.fail_reason is not None:
+        data["fail_reason"] = hostile.fail_reason
+    if hostile.message is not None:
+        body["message"] = hostile.message
+    if hostile.extra_outputs:
+        outputs = data.get("outputs") or []
+        data["outputs"] = [
+            *outputs,
+            *(f"{base}/files/extra/{index}.png" for index in range(hostile.extra_outputs)),
+        ]
+    if hostile.padding:
+        data["padding"] = "x" * hostile.padding
 
 
 def _quirk(body: dict[str, Any], state: SimState, rng: random.Random) -> None:
@@ -507,7 +550,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(
         self, method: str, status: int, payload: Any, headers: dict[str, str] | None = None
     ) -> None:
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        try:
+            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: JSON can still carry it escaped
+            body = json.dumps(payload).encode("ascii")
         self._send(method, status, body, "application/json", headers)
 
     def _not_found(self, method: str) -> None:
@@ -604,8 +650,28 @@ class _Handler(BaseHTTPRequestHandler):
             payload = error_body("task not found", "invalid_request_error", "task_not_found")
             self._json(method, 404, payload)
             return
+        hostile = self.sim.faults.hostile_tasks.get(task_id)
+        if hostile is not None and hostile.drip > 0:
+            self._drip(hostile.drip)
+            return
         state = task.state_at(self.sim.scenario.now())
         self._json(method, 200, render_task(task, state, self._base(), self.sim.faults, rng))
+
+    def _drip(self, every: float) -> None:
+        """Promise a big JSON body, then trickle it a byte at a time (until hung up on)."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        self.wfile.write(b"{")
+        self.wfile.flush()
+        for _ in range(999_999):
+            time.sleep(every)
+            if not self.sim.running:
+                return
+            self.wfile.write(b" ")
+            self.wfile.flush()
 
     def _submit(self, method: str, kind: Kind, body: bytes) -> None:
         try:

@@ -63,7 +63,11 @@ class SirayApp(App[int]):
         self._client: SirayClient | None = None
         if source is None:
             self._client = SirayClient(
-                settings.base_url, settings.token, insecure=settings.insecure, clock=self.clock
+                settings.base_url,
+                settings.token,
+                insecure=settings.insecure,
+                deadline=settings.request_deadline,
+                clock=self.clock,
             )
             source = self._client
         policy = PollPolicy(settings.interval, settings.concurrency, settings.rate)

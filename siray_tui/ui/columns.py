@@ -92,7 +92,7 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("queue", "queue", 7, live=True),
     Column("run", "run", 7, live=True),
     Column("total", "total", 7, live=True),
-    Column("outputs", "out", 3),
+    Column("outputs", "out", 4),
     Column("updated", "updated", 11, live=True),
     Column("reason", "reason", 40),
 )
@@ -154,6 +154,15 @@ def reason_text(task: WatchedTask, retry_in: float | None = None) -> tuple[str, 
     return "", ""
 
 
+def count_text(count: int) -> str:
+    """A count in the 4 cells of the ``out`` column: ``5000`` in full, ``12k`` past 9999."""
+    if count < 10_000:
+        return str(count)
+    if count < 1_000_000:
+        return f"{count // 1000}k"
+    return f"{min(count // 1_000_000, 999)}M"
+
+
 def row_spec(task: WatchedTask, now: float, retry_in: float | None = None) -> RowSpec:
     """Every cell of a task's row, in :data:`COLUMNS` order.
 
@@ -165,7 +174,7 @@ def row_spec(task: WatchedTask, now: float, retry_in: float | None = None) -> Ro
     state = task.state
     status = display_status(task)
     timings = state.timings(now) if state else None
-    outputs = len(state.outputs) if state else 0
+    outputs = state.output_count if state else 0
     reason, reason_style = reason_text(task, retry_in)
     return (
         ((task_name(task), ""),),
@@ -175,7 +184,7 @@ def row_spec(task: WatchedTask, now: float, retry_in: float | None = None) -> Ro
         ((format_duration(timings.queue if timings else None), ""),),
         ((format_duration(timings.run if timings else None), ""),),
         ((format_duration(timings.total if timings else None), "bold" if timings else ""),),
-        ((str(outputs) if outputs else "-", "" if outputs else "dim"),),
+        ((count_text(outputs) if outputs else "-", "" if outputs else "dim"),),
         ((format_ago(task.last_polled_at, now), "dim"),),
         ((reason, reason_style),),
     )
@@ -234,7 +243,7 @@ SORT_KEYS: Final[dict[str, SortKey]] = {
     "queue": _timing("queue"),
     "run": _timing("run"),
     "total": _timing("total"),
-    "outputs": lambda task, now: (0, len(task.state.outputs) if task.state else 0),
+    "outputs": lambda task, now: (0, task.state.output_count if task.state else 0),
     "updated": lambda task, now: _value(
         -task.last_polled_at if task.last_polled_at is not None else None
     ),

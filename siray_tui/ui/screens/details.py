@@ -5,6 +5,10 @@ from cleaned strings (never markup), and the raw JSON is ``json.dumps`` with
 ``ensure_ascii=True``, which writes any control character left in the payload as a
 ``\\u001b``-style escape instead of sending it to the terminal.
 
+Whatever the server sent, opening is quick: texts arrive capped (core/limits.py), and
+output rows (three buttons each; 5,000 of them took 50 s and 828 MB) are built a page at
+a time, with a "Show more" button for the next page.
+
 | Key | Action |
 | --- | --- |
 | ``o`` | open the selected output (the one whose button has focus; else the first) |
@@ -30,7 +34,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
 from siray_tui.core.errors import UnsafeUrlError
-from siray_tui.core.models import WatchedTask
+from siray_tui.core.limits import DETAILS_OUTPUT_PAGE, DETAILS_RAW_LINE_CHARS, DETAILS_RAW_LINES
+from siray_tui.core.models import WatchedTask, cap_text
 from siray_tui.core.report import format_ago, format_duration
 from siray_tui.core.text import check_url, clean_text, first_line
 from siray_tui.ui.columns import display_status, status_style
@@ -57,9 +62,14 @@ def raw_json(task: WatchedTask) -> str:
     if task.state is None:
         return "(no answer yet)"
     try:
-        return json.dumps(dict(task.state.raw), indent=2, ensure_ascii=True, default=repr)
+        text = json.dumps(dict(task.state.raw), indent=2, ensure_ascii=True, default=repr)
     except (TypeError, ValueError) as exc:
         return f"(cannot show the raw answer: {exc})"
+    lines = text.split("\n")
+    shown = [cap_text(line, DETAILS_RAW_LINE_CHARS) for line in lines[:DETAILS_RAW_LINES]]
+    if len(lines) > DETAILS_RAW_LINES:
+        shown.append(f"… ({len(lines) - DETAILS_RAW_LINES:,} more lines)")
+    return "\n".join(shown)
 
 
 def _fields(task: WatchedTask, now: float) -> Content:
@@ -72,7 +82,7 @@ def _fields(task: WatchedTask, now: float) -> Content:
         ("kind", task.kind.value),
         ("status", (status, status_style(status))),
         ("progress", "-" if not state or state.progress is None else f"{state.progress}%"),
-        ("outputs", str(len(state.outputs)) if state else "0"),
+        ("outputs", str(state.output_count) if state else "0"),
         ("added", local_time(task.added_at or None)),
         ("submitted", local_time(state.submit_time if state else None)),
         ("started", local_time(state.start_time if state else None)),
@@ -168,6 +178,7 @@ class DetailsScreen(Screen[None]):
         self.now = now
         self.allow_loopback_http = allow_loopback_http
         self._outputs_shown: tuple[str, ...] | None = None
+        self._rows_built = 0
         self._widgets_ready = False  # Widget.is_mounted turns True only after on_mount
 
     def compose(self) -> ComposeResult:
@@ -212,23 +223,44 @@ class DetailsScreen(Screen[None]):
         outputs = task.state.outputs if task.state else ()
         if outputs != self._outputs_shown:
             self._outputs_shown = outputs
-            self._show_outputs(outputs)
+            self._show_outputs(outputs, task.state.outputs_more if task.state else 0)
 
-    def _show_outputs(self, outputs: tuple[str, ...]) -> None:
+    def _show_outputs(self, outputs: tuple[str, ...], dropped: int) -> None:
         box = self.query_one("#details-outputs", Vertical)
         box.remove_children()
+        self._rows_built = 0
         if not outputs:
             box.mount(Static(Content.assemble(("no outputs", "dim"))))
             return
+        self._mount_page(box, outputs)
+        if dropped:
+            note = f"… {dropped:,} more outputs were listed by the server and not kept"
+            box.mount(Static(Content.assemble((note, "dim")), id="outputs-dropped"))
+
+    def _mount_page(self, box: Vertical, outputs: tuple[str, ...]) -> None:
+        """Build the next page of output rows, and a button for the one after, if any."""
+        start = self._rows_built
+        end = min(len(outputs), start + DETAILS_OUTPUT_PAGE)
         rows = []
-        for index, url in enumerate(outputs, start=1):
+        for index in range(start + 1, end + 1):
+            url = outputs[index - 1]
             try:
                 check_url(url, allow_loopback_http=self.allow_loopback_http)
                 refused = None
             except UnsafeUrlError as exc:
                 refused = first_line(str(exc), 160)
             rows.append(OutputRow(index, url, refused))
-        box.mount_all(rows)
+        self._rows_built = end
+        more = next(iter(box.query("#more-outputs").results(Button)), None)
+        box.mount_all(rows, before=more)
+        left = len(outputs) - end
+        label = f"Show {min(left, DETAILS_OUTPUT_PAGE)} more ({left:,} not shown)"
+        if more is None and left:
+            box.mount(Button(label, id="more-outputs", compact=True))
+        elif more is not None and left:
+            more.label = label
+        elif more is not None:
+            more.remove()
 
     def _selected_output(self) -> str | None:
         """The output whose row holds the focus, else the first one."""
@@ -243,6 +275,11 @@ class DetailsScreen(Screen[None]):
 
     @on(Button.Pressed)
     async def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "more-outputs":
+            self._mount_page(
+                self.query_one("#details-outputs", Vertical), self._outputs_shown or ()
+            )
+            return
         action, _, number = (event.button.id or "").partition("-")
         outputs = self.shown_task.state.outputs if self.shown_task.state else ()
         if not number.isdigit() or not 1 <= int(number) <= len(outputs):
