@@ -31,7 +31,7 @@ async def test_a_planted_symlink_in_the_download_dir_is_a_failed_download(
     code = await run_download(settings, [task.task_id], str(downloads), out=out, err=err)
     assert code == 1
     assert f"failed  {task.task_id} #1: refused {link}: it is a symbolic link" in err.getvalue()
-    assert "1 failed" in out.getvalue() and "All done" not in out.getvalue()
+    assert "1 download failed" in out.getvalue() and "All done" not in out.getvalue()
     assert victim.read_text() == "root:x:0:0\n"
     assert link.is_symlink()
     assert (downloads / task.task_id / "2.png").read_bytes().startswith(b"\x89PNG")
