@@ -39,7 +39,7 @@ from typing import Final
 from rich.text import Text
 from textual import events
 from textual.coordinate import Coordinate
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
 from siray_tui.core.clock import Clock
 from siray_tui.core.models import WatchedTask
@@ -261,10 +261,13 @@ class TaskTable(FastDataTable):
         self._wanted_cursor = self.selected_id or self._wanted_cursor
         self._generation += 1
         self.rebuilds += 1
-        self.clear()
+        # Forget the rows before clearing: clear() scrolls to the top, and the scroll
+        # watcher would write cells of the rows it has just removed.
         self._specs.clear()
-        self._order = self._wanted()
+        self._order = []
         self._loaded = 0
+        self.clear()
+        self._order = self._wanted()
         self._label_headers()
         self._add_chunk(self._generation, first=True)
 
@@ -433,8 +436,11 @@ class TaskTable(FastDataTable):
             for task_id in leaving:
                 self._drop_row(task_id)
             if entering:
+                # Asked before the extend: afterwards the table always looks "filling",
+                # and rows left to a chunk that is not running never arrive.
+                filling = self.filling
                 self._order.extend(entering)
-                if not self.filling:
+                if not filling:
                     for task_id in entering:
                         spec = self._spec_for(self.tasks[task_id], now)
                         self._specs[task_id] = spec
@@ -462,6 +468,9 @@ class TaskTable(FastDataTable):
         old = self._specs.get(task.task_id)
         if old is None:
             return  # not added yet: its chunk will render the newest state
+        if RowKey(task.task_id) not in self._row_locations:
+            del self._specs[task.task_id]  # the row went (a filter, a removal): nothing to write
+            return
         new = self._spec_for(task, now)
         if new == old:
             return
