@@ -133,7 +133,12 @@ def progress_spec(status: str, progress: int | None) -> CellSpec:
 
 
 def reason_text(task: WatchedTask, retry_in: float | None = None) -> tuple[str, str]:
-    """The reason column: the poll error (and when it retries), else the fail reason.
+    """The reason column: a final task's fail reason, else the poll error (and when it
+    retries), else "not found".
+
+    A final state is not polled again, so a poll error that came after it (a refresh, or
+    ``siray-tui status`` meeting a 500) would otherwise hide the real reason for good; the
+    error stays in the details and the summary.
 
     Args:
         task: the task.
@@ -142,6 +147,9 @@ def reason_text(task: WatchedTask, retry_in: float | None = None) -> tuple[str, 
     Returns:
         The text (one line, cleaned, cut) and its style.
     """
+    state = task.state
+    if state is not None and state.status.is_final and state.fail_reason:
+        return first_line(state.fail_reason, REASON_LIMIT), "red"
     if task.last_error:
         text = first_line(task.last_error, REASON_LIMIT)
         if retry_in is not None:

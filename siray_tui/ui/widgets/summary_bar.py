@@ -112,6 +112,9 @@ def render_summary(view: SummaryView) -> Content:
         parts += [("last error ", "dim"), (first_line(view.last_error, 120), "$warning")]
         if when:
             parts.append((f" ({when})", "dim"))
+    elif view.tasks.errored:
+        count = view.tasks.errored
+        parts.append((f"{count} task{'s' if count != 1 else ''} with a poll error", "$warning"))
     else:
         parts.append(("no poll errors", "dim"))
     parts += [_SEP, ("showing ", "dim"), (f"{view.shown} of {view.tasks.total}", "bold")]
