@@ -45,6 +45,8 @@ class SirayApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "siray-tui"
     COMMANDS: ClassVar = App.COMMANDS | {DashboardCommands}
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    """Screens get ``-short`` below 30 lines (app.tcss fits the add dialog to 24)."""
 
     def __init__(
         self,

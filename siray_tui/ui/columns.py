@@ -76,26 +76,73 @@ class Column:
         width: fixed content width in cells: fixed widths spare DataTable from
             re-measuring a whole column when one cell gets narrower.
         live: whether the cell changes with the clock for an unfinished task.
+        drop: in a narrow terminal, columns go in this order (1 first); None: never
+            (the task and its reason are what the table is for).
     """
 
     key: str
     label: str
     width: int
     live: bool = False
+    drop: int | None = None
 
 
 COLUMNS: Final[tuple[Column, ...]] = (
     Column("task", "task", 26),
-    Column("kind", "kind", 5),
-    Column("status", "status", 11),
-    Column("progress", "progress", PROGRESS_BAR_CELLS + 5),
-    Column("queue", "queue", 7, live=True),
-    Column("run", "run", 7, live=True),
-    Column("total", "total", 7, live=True),
-    Column("outputs", "out", 3),
-    Column("updated", "updated", 11, live=True),
+    Column("kind", "kind", 5, drop=4),
+    Column("status", "status", 11, drop=8),
+    Column("progress", "progress", PROGRESS_BAR_CELLS + 5, drop=6),
+    Column("queue", "queue", 7, live=True, drop=2),
+    Column("run", "run", 7, live=True, drop=3),
+    Column("total", "total", 7, live=True, drop=7),
+    Column("outputs", "out", 3, drop=1),
+    Column("updated", "updated", 11, live=True, drop=5),
     Column("reason", "reason", 40),
 )
+TASK_MIN: Final = 16
+TASK_WANTED: Final = 26
+"""Task cells up to this wide are worth dropping other columns for; wider ones get
+what is left once the reason has its minimum."""
+TASK_MAX: Final = 64
+MIN_REASON_WIDTH: Final = 20
+SLACK: Final = 2
+"""Cells kept free of columns: the vertical scrollbar and one spare."""
+
+
+def fit_columns(width: int, name_width: int, padding: int = 1) -> dict[str, int]:
+    """The content width of each column shown in a table ``width`` cells wide.
+
+    Columns are dropped in their :attr:`Column.drop` order until the task column gets
+    its longest name (up to :data:`TASK_WANTED`) and the reason its minimum; the task
+    column then grows to its longest name when there is room (IDs are not cut) and the
+    reason takes what is left.
+
+    Args:
+        width: the table's width in cells.
+        name_width: the longest task cell (:func:`name_width`).
+        padding: DataTable's cell padding, on each side of every column.
+
+    Returns:
+        Widths by column key, for the columns shown only.
+    """
+    shown = list(COLUMNS)
+    budget = width - SLACK - 2 * padding * 2  # the task and reason columns' padding
+
+    def fixed() -> int:
+        return sum(c.width + 2 * padding for c in shown if c.drop is not None)
+
+    wanted = max(TASK_MIN, min(name_width, TASK_WANTED))
+    for column in sorted((c for c in COLUMNS if c.drop is not None), key=lambda c: c.drop or 0):
+        if fixed() + wanted + MIN_REASON_WIDTH <= budget:
+            break
+        shown.remove(column)
+    free = budget - fixed()
+    task = max(TASK_MIN, min(max(name_width, TASK_MIN), TASK_MAX, free - MIN_REASON_WIDTH))
+    widths = {c.key: c.width for c in shown}
+    widths["task"], widths["reason"] = task, max(MIN_REASON_WIDTH, free - task)
+    return widths
+
+
 COLUMN_KEYS: Final[tuple[str, ...]] = tuple(column.key for column in COLUMNS)
 LIVE_COLUMNS: Final[tuple[int, ...]] = tuple(i for i, c in enumerate(COLUMNS) if c.live)
 
@@ -117,6 +164,23 @@ def status_style(status: str) -> str:
 def task_name(task: WatchedTask) -> str:
     """The label when there is one (it is what the user recognises), else the ID."""
     return clean_text(task.label) or task.task_id
+
+
+LABEL_SEPARATOR: Final = " · "
+
+
+def task_spec(task: WatchedTask) -> CellSpec:
+    """The task cell: the ID, then the label. The ID comes first because it is unique:
+    three tasks labelled ``foxes`` are three different rows even when the cell is cut."""
+    label = clean_text(task.label)
+    if not label:
+        return ((task.task_id, ""),)
+    return ((task.task_id, ""), (LABEL_SEPARATOR + label, "italic"))
+
+
+def name_width(task: WatchedTask) -> int:
+    """Cells the task cell needs (an upper bound: the label is measured uncleaned)."""
+    return len(task.task_id) + (len(LABEL_SEPARATOR) + len(task.label) if task.label else 0)
 
 
 def progress_spec(status: str, progress: int | None) -> CellSpec:
@@ -176,7 +240,7 @@ def row_spec(task: WatchedTask, now: float, retry_in: float | None = None) -> Ro
     outputs = len(state.outputs) if state else 0
     reason, reason_style = reason_text(task, retry_in)
     return (
-        ((task_name(task), ""),),
+        task_spec(task),
         ((task.kind.value, "dim" if task.kind.value == "auto" else ""),),
         ((status, status_style(status)),),
         progress_spec(status, state.progress if state else None),

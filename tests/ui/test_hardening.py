@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from siray_tui.ui.columns import COLUMNS, fit_columns
 from siray_tui.ui.widgets.summary_bar import SummaryBar
 from tests.ui.conftest import AppFactory, open_details, ready, table
 from tests.ui.fixtures import make_task
@@ -41,3 +42,34 @@ async def test_final_fail_reason_wins_over_a_later_poll_error(make_app: AppFacto
         await open_details(pilot, "image_fail000001")
         details = "\n".join(str(w.render()) for w in app.screen.query("Static"))
         assert "HTTP 500 server error" in details
+
+
+def screen_lines(app: Any) -> list[str]:
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_100_columns_keep_reason_help_and_quit(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.pause(0.2)
+        lines = screen_lines(app)
+        assert any("invalid image size" in line for line in lines)  # the reason column
+        assert "? Help" in lines[-1] and "q Quit" in lines[-1]
+
+
+def test_columns_drop_by_priority_and_ids_are_whole_when_there_is_room() -> None:
+    narrow = fit_columns(80, 20)
+    assert {"task", "reason", "status"} <= set(narrow) and "outputs" not in narrow
+    assert sum(w + 2 for w in narrow.values()) <= 80
+    wide = fit_columns(200, 44)
+    assert wide["task"] == 44 and set(wide) == {c.key for c in COLUMNS}
+
+
+async def test_labelled_tasks_show_their_ids(make_app: AppFactory) -> None:
+    foxes = [make_task(f"image_fox00000{n}", "QUEUED", label="foxes") for n in range(3)]
+    app = make_app(foxes)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        cells = [plain(table(app).cell_spec(t.task_id)[0]) for t in foxes]  # type: ignore[index]
+        assert cells == [f"image_fox00000{n} · foxes" for n in range(3)]

@@ -33,7 +33,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Header, Input
+from textual.widgets import DataTable, Header, Input
 
 from siray_tui.config import Settings
 from siray_tui.core.clock import Clock
@@ -54,6 +54,7 @@ from siray_tui.ui.summary import SummaryTracker
 from siray_tui.ui.sync import WatchlistSync
 from siray_tui.ui.widgets.banner import Banner
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
+from siray_tui.ui.widgets.key_footer import KeyFooter
 from siray_tui.ui.widgets.summary_bar import SummaryBar, SummaryView
 from siray_tui.ui.widgets.task_table import FLUSH_INTERVAL, TICK_INTERVAL, TaskTable
 
@@ -123,7 +124,7 @@ class DashboardScreen(WatchlistEdits):
         yield Input(placeholder="filter: ID, label, status or reason", id="filter")
         yield TaskTable(self.clock, id="tasks")
         yield DownloadsPanel(id="downloads")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def banner(self) -> Banner:

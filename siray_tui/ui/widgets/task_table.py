@@ -50,7 +50,9 @@ from siray_tui.ui.columns import (
     CellSpec,
     RowSpec,
     cell_text,
+    fit_columns,
     matches,
+    name_width,
     row_spec,
     sort_ids,
 )
@@ -63,10 +65,8 @@ FIRST_CHUNK: Final = 30
 CHUNK_BUDGET: Final = 0.04
 """Seconds of row-adding per chunk: leaves the loop free to paint and take keys."""
 SMALL_CHANGE: Final = 40
-MIN_REASON_WIDTH: Final = 24
 TEXT_CACHE_LIMIT: Final = 20_000
 FREEZE_AT: Final = 2_000
-REASON_KEY: Final = COLUMNS[-1].key
 
 
 class TaskCell(Text):
@@ -123,27 +123,35 @@ class TaskTable(FastDataTable):
         self._canon: dict[CellSpec, CellSpec] = {}
         self._task_cells: dict[str, tuple[CellSpec, TaskCell]] = {}
         self._collector_was_running: bool | None = None
+        self._name_width = 0
 
     # -- lifecycle -------------------------------------------------------------------
 
     def on_mount(self) -> None:
         for column in COLUMNS:
             self.add_column(column.label, width=column.width, key=column.key)
-        self._fit_reason_column(self.size.width)
+        self._fit_columns()
 
     def _on_resize(self, event: events.Resize) -> None:
         super()._on_resize(event)
-        self._fit_reason_column(event.size.width)
+        self._fit_columns()
         self.refresh_visible()
 
-    def _fit_reason_column(self, width: int) -> None:
-        """Give the last column (the reason) whatever width the others leave."""
-        if ColumnKey(REASON_KEY) not in self.columns:
+    def _fit_columns(self) -> None:
+        """Show the columns that fit the width (see :func:`fit_columns`)."""
+        if not self.columns:
             return
-        others = sum(column.get_render_width(self) for column in self.ordered_columns[:-1])
-        self.set_column_width(
-            REASON_KEY, max(MIN_REASON_WIDTH, width - others - 2 * self.cell_padding - 2)
-        )
+        widths = fit_columns(self.size.width, self._name_width, self.cell_padding)
+        for column in COLUMNS:
+            width = widths.get(column.key)
+            self.set_column_width(column.key, width or 0, hidden=width is None)
+
+    def _measure_names(self, tasks: Iterable[WatchedTask]) -> None:
+        """Widen the task column when a longer ID or label arrives."""
+        longest = max((name_width(task) for task in tasks), default=0)
+        if longest > self._name_width:
+            self._name_width = longest
+            self._fit_columns()
 
     # -- queries ---------------------------------------------------------------------
 
@@ -189,6 +197,7 @@ class TaskTable(FastDataTable):
                 tasks); else they are counted here.
         """
         self.tasks = {task.task_id: task for task in tasks}
+        self._measure_names(self.tasks.values())
         if summary is None:
             self.summary.reset(self.tasks.values(), self.clock.now())
         else:
@@ -205,6 +214,7 @@ class TaskTable(FastDataTable):
                 self.tasks[task.task_id] = task
                 self.summary.add(task, now)
             self._pending[task.task_id] = task
+        self._measure_names(tasks)
         self.flush()
 
     def remove_tasks(self, ids: Iterable[str]) -> list[WatchedTask]:
