@@ -14,7 +14,7 @@ shown literally.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -342,10 +342,24 @@ STATUS_FILTERS: Final[tuple[str, ...]] = ("all", "active", "SUCCESS", "FAILURE",
 errors, not found, statuses the API invented)."""
 
 
+def split_status_filter(status_filter: str) -> list[str]:
+    """The names in a status filter: ``all`` (none), one name, or names joined by commas
+    (the picker's choice: a task passes when it matches any of them)."""
+    return [] if status_filter == "all" else [n for n in status_filter.split(",") if n]
+
+
+def join_status_filter(names: Iterable[str]) -> str:
+    """The status filter for ``names`` (none: ``all``)."""
+    return ",".join(names) or "all"
+
+
 def matches_status_filter(task: WatchedTask, status_filter: str) -> bool:
-    """Whether ``task`` passes a status filter from :data:`STATUS_FILTERS`."""
+    """Whether ``task`` passes a status filter (see :func:`split_status_filter`): a
+    :data:`STATUS_FILTERS` group or a shown status, or several of them."""
     if status_filter == "all":
         return True
+    if "," in status_filter:
+        return any(matches_status_filter(task, n) for n in split_status_filter(status_filter))
     if status_filter == "active":
         return not task.is_final and not task.not_found
     if status_filter == "errors":

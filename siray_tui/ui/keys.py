@@ -47,7 +47,7 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("slash", "filter", "Filter", "Filter rows by text (escape clears)", "/"),
     KeySpec("s", "cycle_sort", "Sort", "Sort by the next column", "s"),
     KeySpec("S", "reverse_sort", "Reverse", "Reverse the sort order", "S", footer=False),
-    KeySpec("f", "cycle_status", "Status", "Show all / active / SUCCESS / FAILURE / errors", "f"),
+    KeySpec("f", "pick_status", "Status", "Show only some statuses (several at once)", "f"),
     KeySpec("question_mark", "help", "Help", "Show the keys", "?"),
     KeySpec("q", "quit", "Quit", "Quit siray-tui", "q"),
 )

@@ -89,10 +89,10 @@ def test_text_filter(snap_compare: Any, make_app: AppFactory) -> None:
 
 
 def test_status_filter_and_sort(snap_compare: Any, make_app: AppFactory) -> None:
-    """``f`` twice shows SUCCESS only... here: active tasks sorted by total, reversed."""
+    """Active tasks (ticked in the ``f`` picker) sorted by total, reversed."""
     assert snap_compare(
         make_app(),
-        press=["f", "s", "s", "s", "s", "s", "s", "s", "S"],
+        press=["f", "space", "enter", "s", "s", "s", "s", "s", "s", "s", "S"],
         terminal_size=WIDE,
         run_before=_settle,
     )
@@ -124,6 +124,13 @@ def test_add_dialog_80x24(snap_compare: Any, make_app: AppFactory) -> None:
         still(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_dialog)
+
+
+def test_status_picker(snap_compare: Any, make_app: AppFactory) -> None:
+    """``f``: statuses with check boxes, the invented one (PAUSED_BY_PROVIDER) included."""
+    assert snap_compare(
+        make_app(), press=["f", "down", "space"], terminal_size=(80, 30), run_before=_settle
+    )
 
 
 def test_auth_banner(snap_compare: Any, make_app: AppFactory) -> None:

@@ -18,7 +18,7 @@ other processes) live in its base class, :class:`WatchlistEdits`.
 | ``p`` | pause or resume polling |
 | ``/`` | filter by text (``escape`` clears) |
 | ``s`` / ``S`` | sort by the next column / reverse the order |
-| ``f`` | status filter: all, active, SUCCESS, FAILURE, errors |
+| ``f`` | status filter: pick statuses (several at once) in a list |
 | ``?`` | help |
 | ``q`` | quit |
 """
@@ -44,11 +44,12 @@ from siray_tui.core.report import format_duration
 from siray_tui.core.store import WatchlistStore
 from siray_tui.core.text import clean_text, first_line
 from siray_tui.ui import collector, messages
-from siray_tui.ui.columns import SORT_CYCLE, STATUS_FILTERS, task_name
+from siray_tui.ui.columns import SORT_CYCLE, task_name
 from siray_tui.ui.keys import bindings
 from siray_tui.ui.outputs import DownloaderFactory, OutputActions
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
+from siray_tui.ui.screens.status_picker import StatusPicker
 from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
 from siray_tui.ui.summary import SummaryTracker
 from siray_tui.ui.sync import WatchlistSync
@@ -457,10 +458,24 @@ class DashboardScreen(WatchlistEdits):
         table.set_sort(table.sort_column, not table.sort_reverse)
         self.refresh_summary()
 
-    def action_cycle_status(self) -> None:
+    def action_pick_status(self) -> None:
         table = self.table
-        index = STATUS_FILTERS.index(table.status_filter)
-        table.set_filter(status_filter=STATUS_FILTERS[(index + 1) % len(STATUS_FILTERS)])
+        present = {status for status, _ in table.summary.summary().counts}
+        self.app.push_screen(StatusPicker(table.status_filter, present), self._status_picked)
+
+    def _status_picked(self, status_filter: str | None) -> None:
+        if status_filter is not None and status_filter != self.table.status_filter:
+            self.table.set_filter(status_filter=status_filter)
+            self.refresh_summary()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column header sorts by it; a second click reverses."""
+        event.stop()
+        table = self.table
+        column = str(event.column_key.value)
+        reverse = not table.sort_reverse if column == table.sort_column else False
+        table.set_sort(column, reverse)
         self.refresh_summary()
 
     def action_help(self) -> None:

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from siray_tui.core.report import format_ago, format_duration
 from siray_tui.core.text import first_line
-from siray_tui.ui.columns import status_style
+from siray_tui.ui.columns import split_status_filter, status_style
 from siray_tui.ui.summary import Latency, TaskSummary
 
 _SEP = ("  │  ", "dim")
@@ -119,12 +119,12 @@ def render_summary(view: SummaryView) -> Content:
         parts.append(("no poll errors", "dim"))
     parts += [_SEP, ("showing ", "dim"), (f"{view.shown} of {view.tasks.total}", "bold")]
     if view.status_filter != "all":
-        parts += [("  status ", "dim"), (view.status_filter, "bold $accent")]
+        shown = ", ".join(split_status_filter(view.status_filter))
+        parts += [("  status ", "dim"), (shown, "bold $accent")]
     if view.query:
         parts += [("  filter ", "dim"), (repr(first_line(view.query, 40)), "bold $accent")]
-    column, reverse = view.sort
-    if column != "added" or reverse:
-        parts += [("  sort ", "dim"), (f"{column} {'▼' if reverse else '▲'}", "bold")]
+    column, reverse = view.sort  # always shown: "added ▲" says why rows are in that order
+    parts += [("  sort ", "dim"), (f"{column} {'▼' if reverse else '▲'}", "bold")]
     return Content.assemble(*parts)
 
 

@@ -25,8 +25,8 @@ What it asks of DataTable is chosen from measurements at 10,000 rows (see also
 * **Cell texts are shared**: a spec seen before (``SUCCESS`` in green, ``-``, ``1m 05s``)
   reuses its Text instead of building another (Text objects are never mutated here).
 
-Keys (DataTable's own): ``up``/``down``, ``pageup``/``pagedown``, ``home``/``end`` move the
-cursor; ``enter`` selects the row (``DataTable.RowSelected``).
+Keys: ``up``/``down`` and ``j``/``k``, ``pageup``/``pagedown``, ``home``/``end`` and
+``g``/``G`` move the cursor; ``enter`` selects the row (``DataTable.RowSelected``).
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import ClassVar, Final
 
 from rich.text import Text
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
@@ -95,6 +96,15 @@ class TaskTable(FastDataTable):
         clock: wall time for the durations, "updated" and "retry in".
         id: the widget ID.
     """
+
+    # The keys users of k9s, lazydocker and htop reach for; home/end move the cursor
+    # (DataTable's scroll sideways, which a table that fits its width never needs).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g,home", "scroll_top", "First row", show=False),
+        Binding("G,end", "scroll_bottom", "Last row", show=False),
+    ]
 
     def __init__(self, clock: Clock, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, show_row_labels=False, id=id)
