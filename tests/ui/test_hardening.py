@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from siray_tui.core.clock import FakeClock
+from siray_tui.core.models import TaskStatus
+from siray_tui.core.poller import TaskUpdated
+from siray_tui.ui.announce import ANNOUNCE_EVERY
 from siray_tui.ui.columns import COLUMNS, fit_columns
 from siray_tui.ui.widgets.summary_bar import SummaryBar
 from tests.ui.conftest import AppFactory, open_details, ready, table
-from tests.ui.fixtures import make_task
+from tests.ui.fixtures import NOW, make_task
 
 SIZE = (120, 36)
 
@@ -73,3 +77,51 @@ async def test_labelled_tasks_show_their_ids(make_app: AppFactory) -> None:
         await ready(pilot)
         cells = [plain(table(app).cell_spec(t.task_id)[0]) for t in foxes]  # type: ignore[index]
         assert cells == [f"image_fox00000{n} · foxes" for n in range(3)]
+
+
+def finishing(task_id: str, status: str = "SUCCESS") -> TaskUpdated:
+    """The poller's event for a watched task that has just finished."""
+    after = make_task(task_id, status, fail_reason="boom" if status == "FAILURE" else "")
+    return TaskUpdated(after, TaskStatus.IN_PROGRESS, True)
+
+
+async def test_a_batch_finishing_is_one_toast_per_few_seconds(make_app: AppFactory) -> None:
+    """Tasks finishing one by one (a flush each) make one toast, then one with the
+    counts when the window ends: never a toast per task."""
+    clock = FakeClock(NOW)
+    ids = [f"image_batch{n:05d}" for n in range(14)]
+    app = make_app([make_task(i, "IN_PROGRESS", run=None) for i in ids], clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        for index, task_id in enumerate(ids):
+            app._forward(finishing(task_id, "FAILURE" if index in (3, 9) else "SUCCESS"))
+            await pilot.pause(0.3)  # a flush per task, as a batch trickling in
+            clock.advance(0.1)
+        shown = [n.message for n in app._notifications]
+        assert shown == ["image_batch00000: SUCCESS, 0 outputs"]
+        clock.advance(ANNOUNCE_EVERY)
+        await pilot.pause(0.4)
+        shown = [n.message for n in app._notifications]
+        assert shown[1:] == ["13 tasks finished: 11 SUCCESS, 2 FAILURE"]
+
+
+async def test_toasts_can_be_muted_by_key_and_by_config(make_app: AppFactory) -> None:
+    clock = FakeClock(NOW)
+    app = make_app([make_task("image_mute000001", "IN_PROGRESS", run=None)], clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("m")
+        assert "muted" in list(app._notifications)[-1].message
+        app._forward(finishing("image_mute000001"))
+        await pilot.pause(0.4)
+        assert not [n for n in app._notifications if "SUCCESS" in n.message]
+        footer = [strip.text for strip in app.screen._compositor.render_strips()][-1]
+        assert "m Mute" in footer
+    muted = make_app(
+        [make_task("image_mute000002", "IN_PROGRESS", run=None)], notify_toasts=False
+    )
+    async with muted.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        muted._forward(finishing("image_mute000002"))
+        await pilot.pause(0.4)
+        assert not list(muted._notifications)

@@ -16,6 +16,7 @@ other processes) live in its base class, :class:`WatchlistEdits`.
 | ``c`` | copy the selected task's ID |
 | ``r`` / ``R`` | poll the selected task / every task now |
 | ``p`` | pause or resume polling |
+| ``m`` | mute or unmute the finished-task toasts |
 | ``/`` | filter by text (``escape`` clears) |
 | ``s`` / ``S`` | sort by the next column / reverse the order |
 | ``f`` | status filter: pick statuses (several at once) in a list |
@@ -26,7 +27,7 @@ other processes) live in its base class, :class:`WatchlistEdits`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -44,7 +45,8 @@ from siray_tui.core.report import format_duration
 from siray_tui.core.store import WatchlistStore
 from siray_tui.core.text import clean_text, first_line
 from siray_tui.ui import collector, messages
-from siray_tui.ui.columns import SORT_CYCLE, task_name
+from siray_tui.ui.announce import Announcer
+from siray_tui.ui.columns import SORT_CYCLE
 from siray_tui.ui.keys import bindings
 from siray_tui.ui.outputs import DownloaderFactory, OutputActions
 from siray_tui.ui.screens.details import DetailsScreen
@@ -66,7 +68,6 @@ SYNC_INTERVAL = 3.0
 LARGE_WATCHLIST = 2_000
 LARGE_FILE = 1_000_000
 """Bytes of watchlist.json (~1,700 tasks) from which the read's objects are frozen."""
-MAX_SINGLE_NOTIFICATIONS = 3
 
 SETUP_HINT = (
     "No API token, so polling is off. Set one with  export SIRAY_API_TOKEN=...  and restart,"
@@ -109,6 +110,9 @@ class DashboardScreen(WatchlistEdits):
         self.token_problem = token_problem
         self._downloader_factory = downloader_factory
         self._finished: list[WatchedTask] = []
+        self._announcer = Announcer()
+        self.toasts = settings.notify_toasts
+        """Whether finished tasks get a toast (``m`` and ``notify_toasts`` turn it off)."""
         self._rate_limited_until: float | None = None
         self._last_error: str | None = None
         self._last_error_at: float | None = None
@@ -273,8 +277,10 @@ class DashboardScreen(WatchlistEdits):
         if applied:
             self._update_details(applied)
         if self._finished:
-            finished, self._finished = self._finished, []
-            self.call_after_refresh(self._announce, finished)  # the rows first, then the toast
+            self._announcer.add(self._finished)
+            self._finished = []
+        if self._announcer.held:
+            self.call_after_refresh(self._announce)  # the rows first, then the toast
 
     def tick(self) -> None:
         """Once a second: live durations (visible rows), the summary, the 429 countdown."""
@@ -312,33 +318,28 @@ class DashboardScreen(WatchlistEdits):
         )
         self.query_one(SummaryBar).show(view)
 
-    def _announce(self, finished: Sequence[WatchedTask]) -> None:
-        if len(finished) > MAX_SINGLE_NOTIFICATIONS:
-            ok = sum(1 for t in finished if t.status is TaskStatus.SUCCESS)
-            failed = len(finished) - ok
+    def _announce(self) -> None:
+        """Show the finished-task toast when one is due (at most one per few seconds)."""
+        if not self.toasts:
+            self._announcer.drop()
+            return
+        toast = self._announcer.due(self.clock.monotonic())
+        if toast is not None:
             self.notify(
-                f"{len(finished)} tasks finished: {ok} SUCCESS, {failed} FAILURE",
-                severity="error" if failed else "information",
+                toast.message,
+                title=toast.title,
+                severity="error" if toast.error else "information",
+                timeout=10 if toast.error else 5,
                 markup=False,
             )
-            return
-        for task in finished:
-            if task.status is TaskStatus.SUCCESS:
-                count = len(task.state.outputs) if task.state else 0
-                self.notify(
-                    f"{task_name(task)}: SUCCESS, {count} output{'s' if count != 1 else ''}",
-                    title="Task finished",
-                    markup=False,
-                )
-            else:
-                reason = first_line(task.state.fail_reason if task.state else "", 160)
-                self.notify(
-                    f"{task_name(task)}: FAILURE" + (f": {reason}" if reason else ""),
-                    title="Task failed",
-                    severity="error",
-                    timeout=10,
-                    markup=False,
-                )
+
+    def action_toggle_toasts(self) -> None:
+        self.toasts = not self.toasts
+        if self.toasts:
+            self.notify("Task toasts on: press m to mute")
+        else:
+            self._announcer.drop()
+            self.notify("Task toasts muted: press m to turn them on again")
 
     def _details_screen(self) -> DetailsScreen | None:
         for screen in self.app.screen_stack:
