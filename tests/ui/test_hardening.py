@@ -3,13 +3,15 @@ a final task's reason, notification floods, offline polling, narrow keys and the
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
-from siray_tui.core.clock import FakeClock
+from siray_tui.core.clock import FakeClock, SystemClock
 from siray_tui.core.models import TaskStatus
 from siray_tui.core.poller import TaskUpdated
 from siray_tui.ui.announce import ANNOUNCE_EVERY
 from siray_tui.ui.columns import COLUMNS, fit_columns
+from siray_tui.ui.reachability import Reachability
 from siray_tui.ui.widgets.summary_bar import SummaryBar
 from tests.ui.conftest import AppFactory, open_details, ready, table
 from tests.ui.fixtures import NOW, make_task
@@ -117,11 +119,49 @@ async def test_toasts_can_be_muted_by_key_and_by_config(make_app: AppFactory) ->
         assert not [n for n in app._notifications if "SUCCESS" in n.message]
         footer = [strip.text for strip in app.screen._compositor.render_strips()][-1]
         assert "m Mute" in footer
-    muted = make_app(
-        [make_task("image_mute000002", "IN_PROGRESS", run=None)], notify_toasts=False
-    )
+    muted = make_app([make_task("image_mute000002", "IN_PROGRESS", run=None)], notify_toasts=False)
     async with muted.run_test(size=SIZE) as pilot:
         await ready(pilot)
         muted._forward(finishing("image_mute000002"))
         await pilot.pause(0.4)
         assert not list(muted._notifications)
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released): connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_offline_is_loud(make_app: AppFactory) -> None:
+    """Every poll fails to connect: the summary says offline, names the base URL and
+    when it retries, instead of "▶ live"."""
+    base_url = f"http://127.0.0.1:{closed_port()}"
+    tasks = [make_task(f"image_down0000{n}", None, polled_ago=None) for n in range(4)]
+    app = make_app(
+        tasks, clock=SystemClock(), start_polling=True, source="client", base_url=base_url
+    )
+    async with app.run_test(size=(160, 36)) as pilot:
+        await ready(pilot)
+        for _ in range(100):
+            if "offline" in summary_text(app):
+                break
+            await pilot.pause(0.05)
+        summary = summary_text(app)
+        assert f"⚠ offline: {base_url} unreachable, retrying" in summary
+        assert "▶ live" not in summary
+
+
+def test_any_answer_ends_offline() -> None:
+    reach = Reachability()
+    for n in range(3):
+        reach.failed(f"t{n}", "connection failed: refused", retry_at=100.0 + n)
+    assert reach.offline and reach.retry_in(90.0) == 10.0
+    reach.failed("t0", "HTTP 500 server error", retry_at=120.0)  # the server answered
+    assert not reach.offline
+    for n in range(3):
+        reach.failed(f"t{n}", "request timed out (ReadTimeout)", retry_at=100.0)
+    reach.answered()
+    assert not reach.offline

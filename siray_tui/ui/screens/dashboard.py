@@ -49,6 +49,7 @@ from siray_tui.ui.announce import Announcer
 from siray_tui.ui.columns import SORT_CYCLE
 from siray_tui.ui.keys import bindings
 from siray_tui.ui.outputs import DownloaderFactory, OutputActions
+from siray_tui.ui.reachability import Reachability
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
 from siray_tui.ui.screens.status_picker import StatusPicker
@@ -111,6 +112,7 @@ class DashboardScreen(WatchlistEdits):
         self._downloader_factory = downloader_factory
         self._finished: list[WatchedTask] = []
         self._announcer = Announcer()
+        self._reach = Reachability()
         self.toasts = settings.notify_toasts
         """Whether finished tasks get a toast (``m`` and ``notify_toasts`` turn it off)."""
         self._rate_limited_until: float | None = None
@@ -200,6 +202,7 @@ class DashboardScreen(WatchlistEdits):
 
     def on_task_updated(self, message: messages.TaskUpdated) -> None:
         task = message.task
+        self._answered()
         self.table.stage(task)
         if (
             message.status_changed
@@ -222,8 +225,20 @@ class DashboardScreen(WatchlistEdits):
     def on_poll_failed(self, message: messages.PollFailed) -> None:
         self.table.stage(message.task, retry_at=message.retry_at)
         self._note_error(f"{message.task.task_id}: {message.error}")
+        was_offline = self._reach.offline
+        self._reach.failed(message.task.task_id, message.error, message.retry_at)
+        if self._reach.offline != was_offline:
+            self.refresh_summary()  # now, not at the next tick
+
+    def _answered(self) -> None:
+        if self._reach.offline:
+            self._reach.answered()
+            self.refresh_summary()
+        else:
+            self._reach.answered()
 
     def on_task_not_found(self, message: messages.TaskNotFound) -> None:
+        self._answered()
         self.table.stage(message.task)
         self._note_error(f"{message.task.task_id}: not found")
 
@@ -315,6 +330,8 @@ class DashboardScreen(WatchlistEdits):
             status_filter=table.status_filter,
             sort=(table.sort_column, table.sort_reverse),
             now=now,
+            offline=self.settings.base_url if self._reach.offline else None,
+            retry_in=self._reach.retry_in(now),
         )
         self.query_one(SummaryBar).show(view)
 

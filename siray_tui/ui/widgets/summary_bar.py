@@ -39,6 +39,8 @@ class SummaryView:
         status_filter: the status filter name.
         sort: the sort column and whether reversed.
         now: wall seconds, for "12s ago".
+        offline: the base URL when the recent polls could not reach it, else None.
+        retry_in: seconds until the next try while offline.
     """
 
     tasks: TaskSummary = field(default_factory=TaskSummary)
@@ -55,6 +57,8 @@ class SummaryView:
     status_filter: str = "all"
     sort: tuple[str, bool] = ("added", False)
     now: float = 0.0
+    offline: str | None = None
+    retry_in: float = 0.0
 
 
 def _latency(name: str, latency: Latency) -> list[tuple[str, str] | str]:
@@ -88,6 +92,17 @@ def render_summary(view: SummaryView) -> Content:
     else:
         if view.paused:
             parts.append((" ⏸ PAUSED ", "bold reverse $warning"))
+        elif view.offline:
+            retry = (
+                f"retrying in {format_duration(view.retry_in)}"
+                if view.retry_in >= 1
+                else "retrying now"
+            )
+            parts += [
+                ("⚠ offline: ", "bold $error"),
+                (f"{first_line(view.offline, 80)} unreachable", "$error"),
+                f", {retry}",
+            ]
         else:
             parts.append(("▶ live", "bold $success"))
         parts += [
