@@ -453,3 +453,20 @@ def test_json_of_details_escapes_controls() -> None:
     task = make_task("image_ctl0000001", "FAILURE", fail_reason="a\x1b[31mb")
     assert "\x1b" not in raw_json(task)
     assert json.loads(raw_json(task))["fail_reason"] == "a\x1b[31mb"
+
+
+async def test_d_in_details_downloads_the_selected_output_only(
+    make_app: AppFactory, sim: SimServer
+) -> None:
+    done = sim.scenario.add_task("image", queue_s=0.1, run_s=0.1, outputs=3, created_at=1.0)
+    app = polling_app(make_app, sim, done.task_id)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot)
+        await wait_for_outputs(pilot, app, done.task_id)
+        await open_details(pilot, done.task_id)
+        app.screen.query_one("#open-2").focus()  # the second output's row
+        await pilot.pause()
+        await pilot.press("d")
+        await finish_workers(app)
+        folder = Path(app.settings.download_dir) / done.task_id
+        assert sorted(p.name for p in folder.iterdir()) == ["2.png"]
