@@ -50,7 +50,56 @@ _BAR_STYLES: Final[dict[str, str]] = {
     "SUCCESS": "green",
     "FAILURE": "red",
     "IN_PROGRESS": "yellow",
+    "other": "blue",
 }
+
+LIGHT_STATUS_STYLES: Final[dict[str, str]] = {
+    "SUCCESS": "bold #166a2c",
+    "FAILURE": "bold #b3261e",
+    "IN_PROGRESS": "bold #8a5300",
+    "QUEUED": "#00677f",
+    "SUBMITTED": "#00677f",
+    "NOT_START": "#245a75",
+    "UNKNOWN": "#7b2d9b",
+    "NOT_FOUND": "#9c2b2b",
+    "PENDING": "#5c5f77",
+}
+"""On a light theme (catppuccin-latte...) the terminal's yellow and cyan, and anything
+dim, are too pale to read: these keep a contrast of 4.5:1 or more on its backgrounds."""
+
+_LIGHT_BAR_STYLES: Final[dict[str, str]] = {
+    "SUCCESS": "#166a2c",
+    "FAILURE": "#b3261e",
+    "IN_PROGRESS": "#8a5300",
+    "other": "#245a75",
+}
+
+_REASON_STYLES: Final[dict[str, str]] = {"error": "yellow", "missing": "dim red", "fail": "red"}
+_LIGHT_REASON_STYLES: Final[dict[str, str]] = {
+    "error": "#8a5300",
+    "missing": "#9c2b2b",
+    "fail": "#b3261e",
+}
+
+_palette: list[dict[str, str]] = [STATUS_STYLES, _BAR_STYLES, _REASON_STYLES]
+"""The styles in use: the dark palette, or the light one (:func:`use_light_palette`)."""
+
+
+def use_light_palette(light: bool) -> bool:
+    """Pick the status colours for a light or a dark theme; returns whether they changed.
+
+    A module setting rather than an argument: every cell, the summary and the details
+    ask for status styles, and one process shows one theme at a time.
+    """
+    wanted = (
+        [LIGHT_STATUS_STYLES, _LIGHT_BAR_STYLES, _LIGHT_REASON_STYLES]
+        if light
+        else [STATUS_STYLES, _BAR_STYLES, _REASON_STYLES]
+    )
+    changed = wanted[0] is not _palette[0]
+    _palette[:] = wanted
+    return changed
+
 
 # Lifecycle order, for sorting by status: waiting, running, done, then the odd ones.
 STATUS_ORDER: Final[tuple[str, ...]] = (
@@ -158,7 +207,8 @@ def display_status(task: WatchedTask) -> str:
 
 def status_style(status: str) -> str:
     """The style for a shown status; anything unrecognised is UNKNOWN (magenta)."""
-    return STATUS_STYLES.get(status, STATUS_STYLES["UNKNOWN"])
+    styles = _palette[0]
+    return styles.get(status, styles["UNKNOWN"])
 
 
 def task_name(task: WatchedTask) -> str:
@@ -188,7 +238,8 @@ def progress_spec(status: str, progress: int | None) -> CellSpec:
     if progress is None:
         return (("-", "dim"),)
     filled = round(PROGRESS_BAR_CELLS * progress / 100)
-    style = _BAR_STYLES.get(status, "blue")
+    bars = _palette[1]
+    style = bars.get(status, bars["other"])
     return (
         ("█" * filled, style),
         ("░" * (PROGRESS_BAR_CELLS - filled), "dim"),
@@ -213,16 +264,16 @@ def reason_text(task: WatchedTask, retry_in: float | None = None) -> tuple[str, 
     """
     state = task.state
     if state is not None and state.status.is_final and state.fail_reason:
-        return first_line(state.fail_reason, REASON_LIMIT), "red"
+        return first_line(state.fail_reason, REASON_LIMIT), _palette[2]["fail"]
     if task.last_error:
         text = first_line(task.last_error, REASON_LIMIT)
         if retry_in is not None:
             text = f"{text} · retry in {format_duration(max(0.0, retry_in))}"
-        return text, "yellow"
+        return text, _palette[2]["error"]
     if task.not_found:
-        return "not found at the image or video endpoint", "dim red"
+        return "not found at the image or video endpoint", _palette[2]["missing"]
     if task.state is not None and task.state.fail_reason:
-        return first_line(task.state.fail_reason, REASON_LIMIT), "red"
+        return first_line(task.state.fail_reason, REASON_LIMIT), _palette[2]["fail"]
     return "", ""
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from rich.color import Color
+
 from siray_tui.core.clock import FakeClock, SystemClock
 from siray_tui.core.models import TaskStatus
 from siray_tui.core.poller import TaskUpdated
@@ -165,3 +167,53 @@ def test_any_answer_ends_offline() -> None:
         reach.failed(f"t{n}", "request timed out (ReadTimeout)", retry_at=100.0)
     reach.answered()
     assert not reach.offline
+
+
+def contrast(one: Color, other: Color) -> float:
+    """WCAG 2 contrast ratio of two colours (1 to 21)."""
+
+    def luminance(color: Color) -> float:
+        def channel(value: int) -> float:
+            v = value / 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        r, g, b = color.get_truecolor()
+        return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+async def test_status_names_are_readable_on_a_light_theme(make_app: AppFactory) -> None:
+    """Every status word in the table, on catppuccin-latte: 4.5:1 at least (WCAG AA);
+    the terminal's yellow (IN_PROGRESS) was 2.3:1."""
+    app = make_app()
+    async with app.run_test(size=(140, 36)) as pilot:
+        await ready(pilot)
+        app.theme = "catppuccin-latte"
+        await pilot.pause(0.3)
+        statuses = {"SUCCESS", "FAILURE", "IN_PROGRESS", "QUEUED", "SUBMITTED", "NOT_START"}
+        statuses |= {"NOT_FOUND", "PENDING", "PAUSED_BY_…"}
+        seen: dict[str, float] = {}
+        for strip in app.screen._compositor.render_strips()[6:]:
+            if "image_a8813a4b4c9" in strip.text:
+                continue  # the cursor's row has the cursor's colours
+            for segment in strip:
+                word = segment.text.strip()
+                style = segment.style
+                if word in statuses and style and style.color and style.bgcolor:
+                    seen[word] = min(seen.get(word, 21.0), contrast(style.color, style.bgcolor))
+        assert set(seen) == statuses
+        assert {w: r for w, r in seen.items() if r < 4.5} == {}
+
+
+async def test_help_explains_every_status_and_invented_ones(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 60)) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        legend = str(app.screen.query_one("#help-statuses").render())
+        for status in ("PENDING", "QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE", "NOT_FOUND"):
+            assert status in legend
+        assert "MODERATION" in legend and "status the API reported" in legend

@@ -308,6 +308,12 @@ class DashboardScreen(WatchlistEdits):
             if task is not None and not task.is_final:
                 details.show_task(task, self.clock.now())
 
+    def restyle(self) -> None:
+        """Repaint what carries status colours (after a switch between light and dark)."""
+        if self.is_mounted:
+            self.table.refresh_visible()
+            self.refresh_summary()
+
     def refresh_summary(self) -> None:
         """Show the summary bar."""
         table = self.table
