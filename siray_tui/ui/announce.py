@@ -16,7 +16,7 @@ from siray_tui.core.models import TaskStatus, WatchedTask
 from siray_tui.core.text import first_line
 from siray_tui.ui.columns import task_name
 
-ANNOUNCE_EVERY: Final = 3.0
+ANNOUNCE_EVERY: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from siray_tui.core.report import format_duration
 from siray_tui.core.store import WatchlistStore
 from siray_tui.core.text import clean_text, first_line
 from siray_tui.ui import collector, messages
-from siray_tui.ui.announce import Announcer
+from siray_tui.ui.announce import ANNOUNCE_EVERY, Announcer
 from siray_tui.ui.columns import SORT_CYCLE
 from siray_tui.ui.keys import bindings
 from siray_tui.ui.outputs import DownloaderFactory, OutputActions
@@ -352,7 +352,8 @@ class DashboardScreen(WatchlistEdits):
                 toast.message,
                 title=toast.title,
                 severity="error" if toast.error else "information",
-                timeout=10 if toast.error else 5,
+                # one toast on screen at a time (two for failures, which stay longer)
+                timeout=2 * ANNOUNCE_EVERY if toast.error else ANNOUNCE_EVERY,
                 markup=False,
             )
 
