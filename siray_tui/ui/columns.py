@@ -149,44 +149,53 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("reason", "reason", 40),
 )
 TASK_MIN: Final = 16
-TASK_WANTED: Final = 26
+TASK_WANTED: Final = 32
 """Task cells up to this wide are worth dropping other columns for; wider ones get
 what is left once the reason has its minimum."""
 TASK_MAX: Final = 64
 MIN_REASON_WIDTH: Final = 20
+REASON_COMFORT: Final = 24
+"""Reason cells that labels do not take from: a fail reason says more than a label."""
 SLACK: Final = 2
 """Cells kept free of columns: the vertical scrollbar and one spare."""
 
 
-def fit_columns(width: int, name_width: int, padding: int = 1) -> dict[str, int]:
+def fit_columns(
+    width: int, name_width: int, padding: int = 1, id_width: int | None = None
+) -> dict[str, int]:
     """The content width of each column shown in a table ``width`` cells wide.
 
     Columns are dropped in their :attr:`Column.drop` order until the task column gets
-    its longest name (up to :data:`TASK_WANTED`) and the reason its minimum; the task
-    column then grows to its longest name when there is room (IDs are not cut) and the
+    its longest ID (up to :data:`TASK_WANTED`) and the reason its minimum. The task
+    column then grows to the longest ID when there is room (IDs are not cut), and on to
+    the longest ID and label only while the reason keeps :data:`REASON_COMFORT` cells; the
     reason takes what is left.
 
     Args:
         width: the table's width in cells.
-        name_width: the longest task cell (:func:`name_width`).
+        name_width: the longest task cell, ID and label (:func:`name_width`).
         padding: DataTable's cell padding, on each side of every column.
+        id_width: the longest task ID (default: ``name_width``).
 
     Returns:
         Widths by column key, for the columns shown only.
     """
+    ids = name_width if id_width is None else min(id_width, name_width)
     shown = list(COLUMNS)
     budget = width - SLACK - 2 * padding * 2  # the task and reason columns' padding
 
     def fixed() -> int:
         return sum(c.width + 2 * padding for c in shown if c.drop is not None)
 
-    wanted = max(TASK_MIN, min(name_width, TASK_WANTED))
+    wanted = max(TASK_MIN, min(ids, TASK_WANTED))
     for column in sorted((c for c in COLUMNS if c.drop is not None), key=lambda c: c.drop or 0):
         if fixed() + wanted + MIN_REASON_WIDTH <= budget:
             break
         shown.remove(column)
     free = budget - fixed()
-    task = max(TASK_MIN, min(max(name_width, TASK_MIN), TASK_MAX, free - MIN_REASON_WIDTH))
+    task = max(TASK_MIN, min(ids, TASK_MAX, free - MIN_REASON_WIDTH))
+    labelled = min(name_width, TASK_MAX, free - REASON_COMFORT)
+    task = max(task, labelled)
     widths = {c.key: c.width for c in shown}
     widths["task"], widths["reason"] = task, max(MIN_REASON_WIDTH, free - task)
     return widths

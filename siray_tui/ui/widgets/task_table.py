@@ -134,6 +134,7 @@ class TaskTable(FastDataTable):
         self._task_cells: dict[str, tuple[CellSpec, TaskCell]] = {}
         self._collector_was_running: bool | None = None
         self._name_width = 0
+        self._id_width = 0
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -151,16 +152,23 @@ class TaskTable(FastDataTable):
         """Show the columns that fit the width (see :func:`fit_columns`)."""
         if not self.columns:
             return
-        widths = fit_columns(self.size.width, self._name_width, self.cell_padding)
+        widths = fit_columns(
+            self.size.width, self._name_width, self.cell_padding, id_width=self._id_width
+        )
         for column in COLUMNS:
             width = widths.get(column.key)
             self.set_column_width(column.key, width or 0, hidden=width is None)
 
     def _measure_names(self, tasks: Iterable[WatchedTask]) -> None:
         """Widen the task column when a longer ID or label arrives."""
-        longest = max((name_width(task) for task in tasks), default=0)
-        if longest > self._name_width:
-            self._name_width = longest
+        longest = longest_id = 0
+        for task in tasks:
+            longest = max(longest, name_width(task))
+            # with a label, room for " …" too: the ellipsis must not eat the ID's end
+            longest_id = max(longest_id, len(task.task_id) + (2 if task.label else 0))
+        if longest > self._name_width or longest_id > self._id_width:
+            self._name_width = max(self._name_width, longest)
+            self._id_width = max(self._id_width, longest_id)
             self._fit_columns()
 
     # -- queries ---------------------------------------------------------------------
