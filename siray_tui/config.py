@@ -47,6 +47,7 @@ _KEYS: Final[dict[str, tuple[str | None, type]]] = {
     "request_deadline": (None, float),
     "insecure": (None, bool),
     "auto_download": (None, bool),
+    "notify_toasts": (None, bool),
     "max_download_bytes": (None, int),
     "log_level": (None, str),
 }
@@ -88,6 +89,7 @@ class Settings:
     request_deadline: float = DEFAULT_DEADLINE
     insecure: bool = False
     auto_download: bool = False
+    notify_toasts: bool = True
     max_download_bytes: int = 2 * 1024**3
     log_level: str = "warning"
     demo: bool = False

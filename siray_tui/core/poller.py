@@ -43,7 +43,13 @@ from types import MappingProxyType
 from typing import Final, Protocol
 
 from siray_tui.core.clock import Clock, SystemClock
-from siray_tui.core.errors import ApiError, AuthError, NotFoundError, RateLimitedError
+from siray_tui.core.errors import (
+    ApiError,
+    AuthError,
+    NotFoundError,
+    RateLimitedError,
+    TransportError,
+)
 from siray_tui.core.models import TaskKind, TaskState, TaskStatus, WatchedTask
 from siray_tui.core.text import first_line
 
@@ -141,12 +147,15 @@ class PollFailed:
         error: the one-line reason.
         retry_at: wall-clock time (Unix seconds) of the next try.
         attempt: how many polls in a row have failed.
+        unreachable: no answer came at all (the connection failed or timed out), as
+            opposed to a bad answer: the server may be down, or the network.
     """
 
     task: WatchedTask
     error: str
     retry_at: float
     attempt: int
+    unreachable: bool = False
 
 
 @dataclass(frozen=True)
@@ -800,7 +809,8 @@ class Poller:
         self._schedule(task_id, now + delay)
         if self._wants_events:
             retry_at = self._clock.now() + delay
-            self._emit(PollFailed(task.copy(), message, retry_at, attempt))
+            unreachable = isinstance(error, TransportError)  # timeouts included
+            self._emit(PollFailed(task.copy(), message, retry_at, attempt, unreachable))
 
     # -- events, counters, persistence -----------------------------------------------------
 

@@ -11,12 +11,14 @@ from typing import ClassVar
 
 from textual import work
 from textual.app import App
+from textual.theme import Theme
 
 from siray_tui.config import Settings
 from siray_tui.core.client import SirayClient
 from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.poller import Poller, PollerEvent, PollPolicy, TaskSource
 from siray_tui.core.store import WatchlistStore
+from siray_tui.ui.columns import use_light_palette
 from siray_tui.ui.commands import DashboardCommands
 from siray_tui.ui.messages import from_event
 from siray_tui.ui.outputs import DownloaderFactory
@@ -45,6 +47,8 @@ class SirayApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "siray-tui"
     COMMANDS: ClassVar = App.COMMANDS | {DashboardCommands}
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    """Screens get ``-short`` below 30 lines (app.tcss fits the add dialog to 24)."""
 
     def __init__(
         self,
@@ -88,9 +92,16 @@ class SirayApp(App[int]):
         )
 
     def on_mount(self) -> None:
+        use_light_palette(not self.current_theme.dark)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.push_screen(self.dashboard)
         if self.start_polling:
             self._run_poller()
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """Status colours readable on the new theme's background (light or dark)."""
+        if use_light_palette(not theme.dark):
+            self.dashboard.restyle()
 
     @work(exclusive=True, group="poller", exit_on_error=False)
     async def _run_poller(self) -> None:

@@ -14,7 +14,7 @@ shown literally.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -50,7 +50,56 @@ _BAR_STYLES: Final[dict[str, str]] = {
     "SUCCESS": "green",
     "FAILURE": "red",
     "IN_PROGRESS": "yellow",
+    "other": "blue",
 }
+
+LIGHT_STATUS_STYLES: Final[dict[str, str]] = {
+    "SUCCESS": "bold #166a2c",
+    "FAILURE": "bold #b3261e",
+    "IN_PROGRESS": "bold #8a5300",
+    "QUEUED": "#00677f",
+    "SUBMITTED": "#00677f",
+    "NOT_START": "#245a75",
+    "UNKNOWN": "#7b2d9b",
+    "NOT_FOUND": "#9c2b2b",
+    "PENDING": "#5c5f77",
+}
+"""On a light theme (catppuccin-latte...) the terminal's yellow and cyan, and anything
+dim, are too pale to read: these keep a contrast of 4.5:1 or more on its backgrounds."""
+
+_LIGHT_BAR_STYLES: Final[dict[str, str]] = {
+    "SUCCESS": "#166a2c",
+    "FAILURE": "#b3261e",
+    "IN_PROGRESS": "#8a5300",
+    "other": "#245a75",
+}
+
+_REASON_STYLES: Final[dict[str, str]] = {"error": "yellow", "missing": "dim red", "fail": "red"}
+_LIGHT_REASON_STYLES: Final[dict[str, str]] = {
+    "error": "#8a5300",
+    "missing": "#9c2b2b",
+    "fail": "#b3261e",
+}
+
+_palette: list[dict[str, str]] = [STATUS_STYLES, _BAR_STYLES, _REASON_STYLES]
+"""The styles in use: the dark palette, or the light one (:func:`use_light_palette`)."""
+
+
+def use_light_palette(light: bool) -> bool:
+    """Pick the status colours for a light or a dark theme; returns whether they changed.
+
+    A module setting rather than an argument: every cell, the summary and the details
+    ask for status styles, and one process shows one theme at a time.
+    """
+    wanted = (
+        [LIGHT_STATUS_STYLES, _LIGHT_BAR_STYLES, _LIGHT_REASON_STYLES]
+        if light
+        else [STATUS_STYLES, _BAR_STYLES, _REASON_STYLES]
+    )
+    changed = wanted[0] is not _palette[0]
+    _palette[:] = wanted
+    return changed
+
 
 # Lifecycle order, for sorting by status: waiting, running, done, then the odd ones.
 STATUS_ORDER: Final[tuple[str, ...]] = (
@@ -76,26 +125,82 @@ class Column:
         width: fixed content width in cells: fixed widths spare DataTable from
             re-measuring a whole column when one cell gets narrower.
         live: whether the cell changes with the clock for an unfinished task.
+        drop: in a narrow terminal, columns go in this order (1 first); None: never
+            (the task and its reason are what the table is for).
     """
 
     key: str
     label: str
     width: int
     live: bool = False
+    drop: int | None = None
 
 
 COLUMNS: Final[tuple[Column, ...]] = (
     Column("task", "task", 26),
-    Column("kind", "kind", 5),
-    Column("status", "status", 11),
-    Column("progress", "progress", PROGRESS_BAR_CELLS + 5),
-    Column("queue", "queue", 7, live=True),
-    Column("run", "run", 7, live=True),
-    Column("total", "total", 7, live=True),
-    Column("outputs", "out", 4),
-    Column("updated", "updated", 11, live=True),
+    Column("kind", "kind", 5, drop=4),
+    Column("status", "status", 11, drop=8),
+    Column("progress", "progress", PROGRESS_BAR_CELLS + 5, drop=6),
+    Column("queue", "queue", 7, live=True, drop=2),
+    Column("run", "run", 7, live=True, drop=3),
+    Column("total", "total", 7, live=True, drop=7),
+    Column("outputs", "out", 4, drop=1),
+    Column("updated", "updated", 11, live=True, drop=5),
     Column("reason", "reason", 40),
 )
+TASK_MIN: Final = 16
+TASK_WANTED: Final = 32
+"""Task cells up to this wide are worth dropping other columns for; wider ones get
+what is left once the reason has its minimum."""
+TASK_MAX: Final = 64
+MIN_REASON_WIDTH: Final = 20
+REASON_COMFORT: Final = 24
+"""Reason cells that labels do not take from: a fail reason says more than a label."""
+SLACK: Final = 2
+"""Cells kept free of columns: the vertical scrollbar and one spare."""
+
+
+def fit_columns(
+    width: int, name_width: int, padding: int = 1, id_width: int | None = None
+) -> dict[str, int]:
+    """The content width of each column shown in a table ``width`` cells wide.
+
+    Columns are dropped in their :attr:`Column.drop` order until the task column gets
+    its longest ID (up to :data:`TASK_WANTED`) and the reason its minimum. The task
+    column then grows to the longest ID when there is room (IDs are not cut), and on to
+    the longest ID and label only while the reason keeps :data:`REASON_COMFORT` cells; the
+    reason takes what is left.
+
+    Args:
+        width: the table's width in cells.
+        name_width: the longest task cell, ID and label (:func:`name_width`).
+        padding: DataTable's cell padding, on each side of every column.
+        id_width: the longest task ID (default: ``name_width``).
+
+    Returns:
+        Widths by column key, for the columns shown only.
+    """
+    ids = name_width if id_width is None else min(id_width, name_width)
+    shown = list(COLUMNS)
+    budget = width - SLACK - 2 * padding * 2  # the task and reason columns' padding
+
+    def fixed() -> int:
+        return sum(c.width + 2 * padding for c in shown if c.drop is not None)
+
+    wanted = max(TASK_MIN, min(ids, TASK_WANTED))
+    for column in sorted((c for c in COLUMNS if c.drop is not None), key=lambda c: c.drop or 0):
+        if fixed() + wanted + MIN_REASON_WIDTH <= budget:
+            break
+        shown.remove(column)
+    free = budget - fixed()
+    task = max(TASK_MIN, min(ids, TASK_MAX, free - MIN_REASON_WIDTH))
+    labelled = min(name_width, TASK_MAX, free - REASON_COMFORT)
+    task = max(task, labelled)
+    widths = {c.key: c.width for c in shown}
+    widths["task"], widths["reason"] = task, max(MIN_REASON_WIDTH, free - task)
+    return widths
+
+
 COLUMN_KEYS: Final[tuple[str, ...]] = tuple(column.key for column in COLUMNS)
 LIVE_COLUMNS: Final[tuple[int, ...]] = tuple(i for i, c in enumerate(COLUMNS) if c.live)
 
@@ -111,7 +216,8 @@ def display_status(task: WatchedTask) -> str:
 
 def status_style(status: str) -> str:
     """The style for a shown status; anything unrecognised is UNKNOWN (magenta)."""
-    return STATUS_STYLES.get(status, STATUS_STYLES["UNKNOWN"])
+    styles = _palette[0]
+    return styles.get(status, styles["UNKNOWN"])
 
 
 def task_name(task: WatchedTask) -> str:
@@ -119,12 +225,30 @@ def task_name(task: WatchedTask) -> str:
     return clean_text(task.label) or task.task_id
 
 
+LABEL_SEPARATOR: Final = " · "
+
+
+def task_spec(task: WatchedTask) -> CellSpec:
+    """The task cell: the ID, then the label. The ID comes first because it is unique:
+    three tasks labelled ``foxes`` are three different rows even when the cell is cut."""
+    label = clean_text(task.label)
+    if not label:
+        return ((task.task_id, ""),)
+    return ((task.task_id, ""), (LABEL_SEPARATOR + label, "italic"))
+
+
+def name_width(task: WatchedTask) -> int:
+    """Cells the task cell needs (an upper bound: the label is measured uncleaned)."""
+    return len(task.task_id) + (len(LABEL_SEPARATOR) + len(task.label) if task.label else 0)
+
+
 def progress_spec(status: str, progress: int | None) -> CellSpec:
     """``████░░░░  45%``: the bar in the status colour, the rest dim; ``-`` when unknown."""
     if progress is None:
         return (("-", "dim"),)
     filled = round(PROGRESS_BAR_CELLS * progress / 100)
-    style = _BAR_STYLES.get(status, "blue")
+    bars = _palette[1]
+    style = bars.get(status, bars["other"])
     return (
         ("█" * filled, style),
         ("░" * (PROGRESS_BAR_CELLS - filled), "dim"),
@@ -133,7 +257,12 @@ def progress_spec(status: str, progress: int | None) -> CellSpec:
 
 
 def reason_text(task: WatchedTask, retry_in: float | None = None) -> tuple[str, str]:
-    """The reason column: the poll error (and when it retries), else the fail reason.
+    """The reason column: a final task's fail reason, else the poll error (and when it
+    retries), else "not found".
+
+    A final state is not polled again, so a poll error that came after it (a refresh, or
+    ``siray-tui status`` meeting a 500) would otherwise hide the real reason for good; the
+    error stays in the details and the summary.
 
     Args:
         task: the task.
@@ -142,15 +271,18 @@ def reason_text(task: WatchedTask, retry_in: float | None = None) -> tuple[str, 
     Returns:
         The text (one line, cleaned, cut) and its style.
     """
+    state = task.state
+    if state is not None and state.status.is_final and state.fail_reason:
+        return first_line(state.fail_reason, REASON_LIMIT), _palette[2]["fail"]
     if task.last_error:
         text = first_line(task.last_error, REASON_LIMIT)
         if retry_in is not None:
             text = f"{text} · retry in {format_duration(max(0.0, retry_in))}"
-        return text, "yellow"
+        return text, _palette[2]["error"]
     if task.not_found:
-        return "not found at the image or video endpoint", "dim red"
+        return "not found at the image or video endpoint", _palette[2]["missing"]
     if task.state is not None and task.state.fail_reason:
-        return first_line(task.state.fail_reason, REASON_LIMIT), "red"
+        return first_line(task.state.fail_reason, REASON_LIMIT), _palette[2]["fail"]
     return "", ""
 
 
@@ -177,7 +309,7 @@ def row_spec(task: WatchedTask, now: float, retry_in: float | None = None) -> Ro
     outputs = state.output_count if state else 0
     reason, reason_style = reason_text(task, retry_in)
     return (
-        ((task_name(task), ""),),
+        task_spec(task),
         ((task.kind.value, "dim" if task.kind.value == "auto" else ""),),
         ((status, status_style(status)),),
         progress_spec(status, state.progress if state else None),
@@ -279,10 +411,24 @@ STATUS_FILTERS: Final[tuple[str, ...]] = ("all", "active", "SUCCESS", "FAILURE",
 errors, not found, statuses the API invented)."""
 
 
+def split_status_filter(status_filter: str) -> list[str]:
+    """The names in a status filter: ``all`` (none), one name, or names joined by commas
+    (the picker's choice: a task passes when it matches any of them)."""
+    return [] if status_filter == "all" else [n for n in status_filter.split(",") if n]
+
+
+def join_status_filter(names: Iterable[str]) -> str:
+    """The status filter for ``names`` (none: ``all``)."""
+    return ",".join(names) or "all"
+
+
 def matches_status_filter(task: WatchedTask, status_filter: str) -> bool:
-    """Whether ``task`` passes a status filter from :data:`STATUS_FILTERS`."""
+    """Whether ``task`` passes a status filter (see :func:`split_status_filter`): a
+    :data:`STATUS_FILTERS` group or a shown status, or several of them."""
     if status_filter == "all":
         return True
+    if "," in status_filter:
+        return any(matches_status_filter(task, n) for n in split_status_filter(status_filter))
     if status_filter == "active":
         return not task.is_final and not task.not_found
     if status_filter == "errors":

@@ -23,6 +23,7 @@ class KeySpec:
         help: one sentence for the help screen and the command palette.
         shown: the keys as the help screen writes them.
         footer: whether the footer shows it (the footer has room for the common ones).
+        footer_shown: the keys as the footer writes them, when shorter than ``shown``.
     """
 
     keys: str
@@ -31,23 +32,35 @@ class KeySpec:
     help: str
     shown: str
     footer: bool = True
+    footer_shown: str = ""
 
 
 DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("a", "add", "Add", "Add task IDs (paste many at once)", "a"),
-    KeySpec("delete,x", "remove", "Remove", "Remove the selected task (u undoes)", "delete / x"),
+    KeySpec(
+        "delete,x",
+        "remove",
+        "Remove",
+        "Remove the selected task (u undoes)",
+        "delete / x",
+        footer_shown="x",
+    ),
     KeySpec("u", "undo", "Undo", "Undo the last removal", "u", footer=False),
     KeySpec("enter", "details", "Details", "Show every detail of the selected task", "enter"),
     KeySpec("o", "open", "Open", "Open the selected task's first output in a browser", "o"),
     KeySpec("d", "download", "Download", "Download the selected task's outputs", "d"),
-    KeySpec("c", "copy", "Copy ID", "Copy the selected task's ID to the clipboard", "c"),
-    KeySpec("r", "refresh", "Refresh", "Poll the selected task now", "r"),
+    # c and r stay out of the footer, so that at 120 columns it holds f, m, ? and q.
+    KeySpec(
+        "c", "copy", "Copy ID", "Copy the selected task's ID to the clipboard", "c", footer=False
+    ),
+    KeySpec("r", "refresh", "Refresh", "Poll the selected task now", "r", footer=False),
     KeySpec("R", "refresh_all", "Refresh all", "Poll every task now", "R", footer=False),
     KeySpec("p", "toggle_pause", "Pause", "Pause or resume polling", "p"),
     KeySpec("slash", "filter", "Filter", "Filter rows by text (escape clears)", "/"),
     KeySpec("s", "cycle_sort", "Sort", "Sort by the next column", "s"),
     KeySpec("S", "reverse_sort", "Reverse", "Reverse the sort order", "S", footer=False),
-    KeySpec("f", "cycle_status", "Status", "Show all / active / SUCCESS / FAILURE / errors", "f"),
+    KeySpec("f", "pick_status", "Status", "Show only some statuses (several at once)", "f"),
+    KeySpec("m", "toggle_toasts", "Mute", "Mute or unmute toasts for finished tasks", "m"),
     KeySpec("question_mark", "help", "Help", "Show the keys", "?"),
     KeySpec("q", "quit", "Quit", "Quit siray-tui", "q"),
 )
@@ -56,6 +69,12 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
 def bindings(specs: tuple[KeySpec, ...] = DASHBOARD_KEYS) -> list[Binding]:
     """Textual bindings for ``specs``."""
     return [
-        Binding(spec.keys, spec.action, spec.label, show=spec.footer, key_display=spec.shown)
+        Binding(
+            spec.keys,
+            spec.action,
+            spec.label,
+            show=spec.footer,
+            key_display=spec.footer_shown or spec.shown,
+        )
         for spec in specs
     ]

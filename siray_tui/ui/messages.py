@@ -40,6 +40,8 @@ class PollFailed(Message):
     """Wall-clock time (Unix seconds) of the next try."""
     attempt: int
     """How many polls in a row have failed."""
+    unreachable: bool = False
+    """No answer came at all (connection failed or timed out)."""
 
 
 @dataclass
@@ -93,7 +95,7 @@ def from_event(event: poller.PollerEvent) -> Message:
     if isinstance(event, poller.TaskUpdated):
         return TaskUpdated(event.task, event.previous_status, event.status_changed)
     if isinstance(event, poller.PollFailed):
-        return PollFailed(event.task, event.error, event.retry_at, event.attempt)
+        return PollFailed(event.task, event.error, event.retry_at, event.attempt, event.unreachable)
     if isinstance(event, poller.TaskNotFound):
         return TaskNotFound(event.task)
     if isinstance(event, poller.AuthFailed):

@@ -52,6 +52,13 @@ class TaskSummary:
     queue: Latency = field(default_factory=Latency)
     run: Latency = field(default_factory=Latency)
     unfinished: int = 0
+    errored: int = 0
+    """Tasks whose latest poll failed (found, but the answer was an error)."""
+
+
+def has_poll_error(task: WatchedTask) -> bool:
+    """Whether the task carries a poll error (a missing task is counted as NOT_FOUND)."""
+    return bool(task.last_error) and not task.not_found
 
 
 def summarize(tasks: Iterable[WatchedTask], now: float) -> TaskSummary:
@@ -64,9 +71,10 @@ def summarize(tasks: Iterable[WatchedTask], now: float) -> TaskSummary:
     counts: Counter[str] = Counter()
     queue: list[float] = []
     run: list[float] = []
-    total = unfinished = 0
+    total = unfinished = errored = 0
     for task in tasks:
         total += 1
+        errored += has_poll_error(task)
         counts[display_status(task)] += 1
         state = task.state
         if state is None or not state.status.is_final:
@@ -86,6 +94,7 @@ def summarize(tasks: Iterable[WatchedTask], now: float) -> TaskSummary:
         queue=Latency.of(queue),
         run=Latency.of(run),
         unfinished=unfinished,
+        errored=errored,
     )
 
 
@@ -111,6 +120,7 @@ class SummaryTracker:
         self._run: list[float] = []
         self._unfinished = 0
         self._total = 0
+        self._errored = 0
         self._cached: TaskSummary | None = None
 
     def reset(self, tasks: Iterable[WatchedTask], now: float) -> None:
@@ -118,7 +128,7 @@ class SummaryTracker:
         self._counts.clear()
         self._queue.clear()
         self._run.clear()
-        self._unfinished = self._total = 0
+        self._unfinished = self._total = self._errored = 0
         for task in tasks:
             self._account(task, now, +1, insort=False)
         self._queue.sort()
@@ -140,6 +150,8 @@ class SummaryTracker:
     def _account(self, task: WatchedTask, now: float, sign: int, insort: bool = True) -> None:
         self._cached = None
         self._total += sign
+        if has_poll_error(task):
+            self._errored += sign
         self._counts[display_status(task)] += sign
         state = task.state
         if (state is None or not state.status.is_final) and not task.not_found:
@@ -171,6 +183,7 @@ class SummaryTracker:
                 queue=_latency(self._queue),
                 run=_latency(self._run),
                 unfinished=self._unfinished,
+                errored=self._errored,
             )
         return self._cached
 

@@ -124,3 +124,11 @@ def test_sync_sees_other_processes(tmp_path: Path) -> None:
     result = sync.read(shown)
     assert [t.task_id for t in result.added] == ["video_external01"]
     assert result.removed == ["image_a8813a4b4c9"]
+
+
+def test_reason_of_a_final_task_wins_over_a_later_poll_error() -> None:
+    task = make_task(
+        "image_err0000002", "FAILURE", fail_reason="NSFW content", last_error="HTTP 500"
+    )
+    assert "".join(p for p, _ in row_spec(task, NOW, retry_in=3.0)[-1]) == "NSFW content"
+    assert summarize([task], NOW).errored == 1

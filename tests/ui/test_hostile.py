@@ -101,11 +101,14 @@ async def test_hostile_payloads_through_the_poller(make_app: AppFactory) -> None
         assert app.is_running and app.return_code is None
         assert_inert(app)
         plain = "".join(strip.text for strip in strips_of(app))
-        assert "[@click=app.quit]" in plain  # shown literally, not obeyed
+        assert "[/x]" in plain  # the fail reason's first line, shown literally
         for task_id in ("image_fail000001", "image_odd0000001", "image_err0000001"):
             await open_details(pilot, task_id)
             assert isinstance(app.screen, DetailsScreen)
             assert_inert(app)
+            if task_id == "image_fail000001":  # its label, in the title: literal, not obeyed
+                title = "".join(strip.text for strip in strips_of(app))
+                assert "[@click=app.quit]" in title
             app.copy_to_clipboard("unchanged")
             await pilot.press("c")  # copies only a URL that passes the check
             if task_id == "image_err0000001":  # never answered, so no outputs: its ID

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import Input, Select, Static, TextArea
+from textual.widgets import Input, Select, SelectionList, Static, TextArea
+from textual.widgets.data_table import ColumnKey
 
 from siray_tui.core.clock import SystemClock
 from siray_tui.core.models import TaskKind, WatchedTask
@@ -20,6 +21,8 @@ from siray_tui.ui.keys import DASHBOARD_KEYS
 from siray_tui.ui.screens.add_tasks import AddTasksScreen, parse_ids
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
+from siray_tui.ui.screens.status_picker import StatusPicker
+from siray_tui.ui.widgets.task_table import TaskTable
 from tests.ui.conftest import (
     AppFactory,
     FakeSource,
@@ -333,17 +336,76 @@ async def test_sort_keeps_cursor_on_task(make_app: AppFactory) -> None:
         assert grid.sort_reverse and grid.selected_id == "image_4c5d6e7f80"
 
 
-async def test_status_filter_cycles(make_app: AppFactory) -> None:
+async def test_status_picker_shows_several_statuses(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         grid = table(app)
-        seen = []
-        for _ in range(5):
-            await pilot.press("f")
-            await pilot.pause()
-            seen.append((grid.status_filter, len(grid.shown_ids)))
-        assert seen == [("active", 9), ("SUCCESS", 2), ("FAILURE", 2), ("errors", 3), ("all", 14)]
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, StatusPicker)
+        picker = app.screen.query_one(SelectionList)
+        picker.select("SUCCESS")
+        picker.select("FAILURE")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert grid.status_filter == "SUCCESS,FAILURE"
+        assert sorted(grid.tasks[i].status.value for i in grid.shown_ids) == [  # type: ignore[union-attr]
+            "FAILURE",
+            "FAILURE",
+            "SUCCESS",
+            "SUCCESS",
+        ]
+        assert "status SUCCESS, FAILURE" in str(dashboard(app).query_one("#summary").render())
+        await pilot.press("f")
+        await pilot.pause()
+        app.screen.query_one(SelectionList).deselect_all()
+        app.screen.query_one(SelectionList).select("PAUSED_BY_PROVIDER")  # an invented one
+        await pilot.press("enter")
+        await pilot.pause()
+        assert grid.shown_ids == ["task-5e6f7a8b9c0d"]
+        await pilot.press("f")
+        await pilot.pause()
+        app.screen.query_one(SelectionList).deselect_all()
+        await pilot.press("enter")  # nothing ticked: every task
+        await pilot.pause()
+        assert grid.status_filter == "all" and len(grid.shown_ids) == len(grid.tasks)
+
+
+async def test_vim_and_home_end_keys_move_the_cursor(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        grid = table(app)
+        order = grid.shown_ids
+        await pilot.press("j", "j")
+        assert grid.selected_id == order[2]
+        await pilot.press("k")
+        assert grid.selected_id == order[1]
+        await pilot.press("G")
+        assert grid.selected_id == order[-1]
+        await pilot.press("g")
+        assert grid.selected_id == order[0]
+        await pilot.press("end")
+        assert grid.selected_id == order[-1]
+        await pilot.press("home")
+        assert grid.selected_id == order[0]
+
+
+async def test_clicking_a_header_sorts_by_it(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        grid = table(app)
+        await pilot.click(TaskTable, offset=(grid.columns[ColumnKey("task")].width + 5, 0))
+        await pilot.pause()
+        assert (grid.sort_column, grid.sort_reverse) == ("kind", False)
+        assert "kind ▲" in str(grid.columns[ColumnKey("kind")].label)
+        await pilot.click(TaskTable, offset=(grid.columns[ColumnKey("task")].width + 5, 0))
+        await pilot.pause()
+        assert (grid.sort_column, grid.sort_reverse) == ("kind", True)
+        assert "kind ▼" in str(grid.columns[ColumnKey("kind")].label)
+        assert "sort kind ▼" in str(dashboard(app).query_one("#summary").render())
 
 
 async def test_help_and_quit(make_app: AppFactory) -> None:
@@ -408,3 +470,20 @@ def test_json_of_details_escapes_controls() -> None:
     task = make_task("image_ctl0000001", "FAILURE", fail_reason="a\x1b[31mb")
     assert "\x1b" not in raw_json(task)
     assert json.loads(raw_json(task))["fail_reason"] == "a\x1b[31mb"
+
+
+async def test_d_in_details_downloads_the_selected_output_only(
+    make_app: AppFactory, sim: SimServer
+) -> None:
+    done = sim.scenario.add_task("image", queue_s=0.1, run_s=0.1, outputs=3, created_at=1.0)
+    app = polling_app(make_app, sim, done.task_id)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await ready(pilot)
+        await wait_for_outputs(pilot, app, done.task_id)
+        await open_details(pilot, done.task_id)
+        app.screen.query_one("#open-2").focus()  # the second output's row
+        await pilot.pause()
+        await pilot.press("d")
+        await finish_workers(app)
+        folder = Path(app.settings.download_dir) / done.task_id
+        assert sorted(p.name for p in folder.iterdir()) == ["2.png"]

@@ -89,12 +89,12 @@ def test_text_filter(snap_compare: Any, make_app: AppFactory) -> None:
 
 
 def test_status_filter_and_sort(snap_compare: Any, make_app: AppFactory) -> None:
-    """``f`` once shows the active tasks; ``s`` seven times reaches the total column and
+    """Active tasks (ticked in the ``f`` picker); ``s`` seven times reaches the total column and
     ``S`` reverses it: active tasks only, the longest total first, missing totals last."""
 
     async def filter_and_sort(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
-        await pilot.press("f", *"s" * 7, "S")
+        await pilot.press("f", "space", "enter", *"s" * 7, "S")
         await pilot.pause()
         grid = table(pilot.app)
         assert grid.status_filter == "active"
@@ -109,8 +109,38 @@ def test_status_filter_and_sort(snap_compare: Any, make_app: AppFactory) -> None
 
 
 def test_small_terminal(snap_compare: Any, make_app: AppFactory) -> None:
-    """80x24: the table scrolls sideways, the summary wraps, nothing overlaps."""
+    """80x24: columns drop by priority (task and reason stay), the footer keeps help and
+    quit, the summary wraps, nothing overlaps."""
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_100_columns(snap_compare: Any, make_app: AppFactory) -> None:
+    """100x30: the reason column is on screen, long IDs are whole, help and quit stay."""
+    tasks = [
+        *every_status(),
+        make_task("task-0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f", "QUEUED", label="foxes"),
+        make_task("task-9f8e7d6c-5b4a-3c2d-1e0f-a9b8c7d6e5f4", "QUEUED", label="foxes"),
+    ]
+    assert snap_compare(make_app(tasks), terminal_size=(100, 30), run_before=_settle)
+
+
+def test_add_dialog_80x24(snap_compare: Any, make_app: AppFactory) -> None:
+    """80x24: the add dialog's buttons are on screen."""
+
+    async def open_dialog(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+        await pilot.app.push_screen(AddTasksScreen("image_1a2b3c, video_4d5e6f"))
+        await pilot.pause()
+        still(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_dialog)
+
+
+def test_status_picker(snap_compare: Any, make_app: AppFactory) -> None:
+    """``f``: statuses with check boxes, the invented one (PAUSED_BY_PROVIDER) included."""
+    assert snap_compare(
+        make_app(), press=["f", "down", "space"], terminal_size=(80, 30), run_before=_settle
+    )
 
 
 def test_auth_banner(snap_compare: Any, make_app: AppFactory) -> None:

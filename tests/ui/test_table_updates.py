@@ -110,7 +110,7 @@ async def test_status_filter_drops_finished_rows(make_app: AppFactory) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await ready(pilot)
         grid = table(app)
-        await pilot.press("f")  # active
+        grid.set_filter(status_filter="active")
         await pilot.pause()
         assert "image_4c5d6e7f80" in grid.shown_ids
         moving = grid.tasks["image_4c5d6e7f80"]

@@ -16,9 +16,10 @@ other processes) live in its base class, :class:`WatchlistEdits`.
 | ``c`` | copy the selected task's ID |
 | ``r`` / ``R`` | poll the selected task / every task now |
 | ``p`` | pause or resume polling |
+| ``m`` | mute or unmute the finished-task toasts |
 | ``/`` | filter by text (``escape`` clears) |
 | ``s`` / ``S`` | sort by the next column / reverse the order |
-| ``f`` | status filter: all, active, SUCCESS, FAILURE, errors |
+| ``f`` | status filter: pick statuses (several at once) in a list |
 | ``?`` | help |
 | ``q`` | quit |
 """
@@ -26,14 +27,14 @@ other processes) live in its base class, :class:`WatchlistEdits`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Header, Input
+from textual.widgets import DataTable, Header, Input
 
 from siray_tui.config import Settings
 from siray_tui.core.clock import Clock
@@ -44,16 +45,20 @@ from siray_tui.core.report import format_duration
 from siray_tui.core.store import WatchlistStore
 from siray_tui.core.text import clean_text, first_line
 from siray_tui.ui import collector, messages
-from siray_tui.ui.columns import SORT_CYCLE, STATUS_FILTERS, task_name
+from siray_tui.ui.announce import ANNOUNCE_EVERY, Announcer
+from siray_tui.ui.columns import SORT_CYCLE
 from siray_tui.ui.keys import bindings
 from siray_tui.ui.outputs import DownloaderFactory, OutputActions
+from siray_tui.ui.reachability import Reachability
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
+from siray_tui.ui.screens.status_picker import StatusPicker
 from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
 from siray_tui.ui.summary import SummaryTracker
 from siray_tui.ui.sync import WatchlistSync
 from siray_tui.ui.widgets.banner import Banner
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
+from siray_tui.ui.widgets.key_footer import KeyFooter
 from siray_tui.ui.widgets.summary_bar import SummaryBar, SummaryView
 from siray_tui.ui.widgets.task_table import FLUSH_INTERVAL, TICK_INTERVAL, TaskTable
 
@@ -64,7 +69,6 @@ SYNC_INTERVAL = 3.0
 LARGE_WATCHLIST = 2_000
 LARGE_FILE = 1_000_000
 """Bytes of watchlist.json (~1,700 tasks) from which the read's objects are frozen."""
-MAX_SINGLE_NOTIFICATIONS = 3
 
 SETUP_HINT = (
     "No API token, so polling is off. Set one with  export SIRAY_API_TOKEN=...  and restart,"
@@ -107,6 +111,10 @@ class DashboardScreen(WatchlistEdits):
         self.token_problem = token_problem
         self._downloader_factory = downloader_factory
         self._finished: list[WatchedTask] = []
+        self._announcer = Announcer()
+        self._reach = Reachability()
+        self.toasts = settings.notify_toasts
+        """Whether finished tasks get a toast (``m`` and ``notify_toasts`` turn it off)."""
         self._rate_limited_until: float | None = None
         self._last_error: str | None = None
         self._last_error_at: float | None = None
@@ -123,7 +131,7 @@ class DashboardScreen(WatchlistEdits):
         yield Input(placeholder="filter: ID, label, status or reason", id="filter")
         yield TaskTable(self.clock, id="tasks")
         yield DownloadsPanel(id="downloads")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def banner(self) -> Banner:
@@ -194,6 +202,7 @@ class DashboardScreen(WatchlistEdits):
 
     def on_task_updated(self, message: messages.TaskUpdated) -> None:
         task = message.task
+        self._answered()
         self.table.stage(task)
         if (
             message.status_changed
@@ -216,8 +225,20 @@ class DashboardScreen(WatchlistEdits):
     def on_poll_failed(self, message: messages.PollFailed) -> None:
         self.table.stage(message.task, retry_at=message.retry_at)
         self._note_error(f"{message.task.task_id}: {message.error}")
+        was_offline = self._reach.offline
+        self._reach.failed(message.task.task_id, message.retry_at, unreachable=message.unreachable)
+        if self._reach.offline != was_offline:
+            self.refresh_summary()  # now, not at the next tick
+
+    def _answered(self) -> None:
+        if self._reach.offline:
+            self._reach.answered()
+            self.refresh_summary()
+        else:
+            self._reach.answered()
 
     def on_task_not_found(self, message: messages.TaskNotFound) -> None:
+        self._answered()
         self.table.stage(message.task)
         self._note_error(f"{message.task.task_id}: not found")
 
@@ -271,8 +292,10 @@ class DashboardScreen(WatchlistEdits):
         if applied:
             self._update_details(applied)
         if self._finished:
-            finished, self._finished = self._finished, []
-            self.call_after_refresh(self._announce, finished)  # the rows first, then the toast
+            self._announcer.add(self._finished)
+            self._finished = []
+        if self._announcer.held:
+            self.call_after_refresh(self._announce)  # the rows first, then the toast
 
     def tick(self) -> None:
         """Once a second: live durations (visible rows), the summary, the 429 countdown."""
@@ -284,6 +307,12 @@ class DashboardScreen(WatchlistEdits):
             task = self.table.tasks.get(details.shown_task.task_id)
             if task is not None and not task.is_final:
                 details.show_task(task, self.clock.now())
+
+    def restyle(self) -> None:
+        """Repaint what carries status colours (after a switch between light and dark)."""
+        if self.is_mounted:
+            self.table.refresh_visible()
+            self.refresh_summary()
 
     def refresh_summary(self) -> None:
         """Show the summary bar."""
@@ -307,36 +336,34 @@ class DashboardScreen(WatchlistEdits):
             status_filter=table.status_filter,
             sort=(table.sort_column, table.sort_reverse),
             now=now,
+            offline=self.settings.base_url if self._reach.offline else None,
+            retry_in=self._reach.retry_in(now),
         )
         self.query_one(SummaryBar).show(view)
 
-    def _announce(self, finished: Sequence[WatchedTask]) -> None:
-        if len(finished) > MAX_SINGLE_NOTIFICATIONS:
-            ok = sum(1 for t in finished if t.status is TaskStatus.SUCCESS)
-            failed = len(finished) - ok
+    def _announce(self) -> None:
+        """Show the finished-task toast when one is due (at most one per few seconds)."""
+        if not self.toasts:
+            self._announcer.drop()
+            return
+        toast = self._announcer.due(self.clock.monotonic())
+        if toast is not None:
             self.notify(
-                f"{len(finished)} tasks finished: {ok} SUCCESS, {failed} FAILURE",
-                severity="error" if failed else "information",
+                toast.message,
+                title=toast.title,
+                severity="error" if toast.error else "information",
+                # one toast on screen at a time (two for failures, which stay longer)
+                timeout=2 * ANNOUNCE_EVERY if toast.error else ANNOUNCE_EVERY,
                 markup=False,
             )
-            return
-        for task in finished:
-            if task.status is TaskStatus.SUCCESS:
-                count = len(task.state.outputs) if task.state else 0
-                self.notify(
-                    f"{task_name(task)}: SUCCESS, {count} output{'s' if count != 1 else ''}",
-                    title="Task finished",
-                    markup=False,
-                )
-            else:
-                reason = first_line(task.state.fail_reason if task.state else "", 160)
-                self.notify(
-                    f"{task_name(task)}: FAILURE" + (f": {reason}" if reason else ""),
-                    title="Task failed",
-                    severity="error",
-                    timeout=10,
-                    markup=False,
-                )
+
+    def action_toggle_toasts(self) -> None:
+        self.toasts = not self.toasts
+        if self.toasts:
+            self.notify("Task toasts on: press m to mute")
+        else:
+            self._announcer.drop()
+            self.notify("Task toasts muted: press m to turn them on again")
 
     def _details_screen(self) -> DetailsScreen | None:
         for screen in self.app.screen_stack:
@@ -456,10 +483,24 @@ class DashboardScreen(WatchlistEdits):
         table.set_sort(table.sort_column, not table.sort_reverse)
         self.refresh_summary()
 
-    def action_cycle_status(self) -> None:
+    def action_pick_status(self) -> None:
         table = self.table
-        index = STATUS_FILTERS.index(table.status_filter)
-        table.set_filter(status_filter=STATUS_FILTERS[(index + 1) % len(STATUS_FILTERS)])
+        present = {status for status, _ in table.summary.summary().counts}
+        self.app.push_screen(StatusPicker(table.status_filter, present), self._status_picked)
+
+    def _status_picked(self, status_filter: str | None) -> None:
+        if status_filter is not None and status_filter != self.table.status_filter:
+            self.table.set_filter(status_filter=status_filter)
+            self.refresh_summary()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column header sorts by it; a second click reverses."""
+        event.stop()
+        table = self.table
+        column = str(event.column_key.value)
+        reverse = not table.sort_reverse if column == table.sort_column else False
+        table.set_sort(column, reverse)
         self.refresh_summary()
 
     def action_help(self) -> None:

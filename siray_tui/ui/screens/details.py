@@ -12,7 +12,7 @@ a time, with a "Show more" button for the next page.
 | Key | Action |
 | --- | --- |
 | ``o`` | open the selected output (the one whose button has focus; else the first) |
-| ``d`` | download every output |
+| ``d`` | download the selected output (the first when none has the focus) |
 | ``c`` | copy the selected output's URL (the task ID when there is no output) |
 | ``r`` | poll this task now |
 | ``escape`` / ``q`` | back to the table |
@@ -262,16 +262,24 @@ class DetailsScreen(Screen[None]):
         elif more is not None:
             more.remove()
 
-    def _selected_output(self) -> str | None:
-        """The output whose row holds the focus, else the first one."""
+    def _selected_index(self) -> int | None:
+        """The number (from 1) of the output whose row holds the focus, else 1; None
+        without outputs."""
         outputs = self.shown_task.state.outputs if self.shown_task.state else ()
         if not outputs:
             return None
         if self.focused is not None:
             for node in self.focused.ancestors_with_self:
                 if isinstance(node, OutputRow) and 1 <= node.index <= len(outputs):
-                    return outputs[node.index - 1]
-        return outputs[0]
+                    return node.index
+        return 1
+
+    def _selected_output(self) -> str | None:
+        """The URL of the selected output (see :meth:`_selected_index`)."""
+        index = self._selected_index()
+        if index is None or self.shown_task.state is None:
+            return None
+        return self.shown_task.state.outputs[index - 1]
 
     @on(Button.Pressed)
     async def _pressed(self, event: Button.Pressed) -> None:
@@ -305,7 +313,12 @@ class DetailsScreen(Screen[None]):
         self.run_worker(self.actions.open(url), group="open")
 
     def action_download(self) -> None:
-        self.run_worker(self.actions.download(self.shown_task), group="downloads")
+        """``d`` saves the selected output only (the dashboard's ``d`` saves them all)."""
+        index = self._selected_index()
+        if index is None:
+            self.notify("This task has no outputs yet", severity="warning")
+            return
+        self.run_worker(self.actions.download(self.shown_task, only=index), group="downloads")
 
     def action_copy(self) -> None:
         url = self._selected_output()

@@ -16,6 +16,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from siray_tui.ui.columns import status_style
 from siray_tui.ui.keys import DASHBOARD_KEYS
 
 DETAILS_KEYS: tuple[tuple[str, str], ...] = (
@@ -25,7 +26,22 @@ DETAILS_KEYS: tuple[tuple[str, str], ...] = (
 )
 MORE_KEYS: tuple[tuple[str, str], ...] = (
     ("ctrl+p", "command palette: every action by name"),
-    ("up / down / pgup / pgdn", "move the cursor"),
+    ("up / down / j / k", "move the cursor (pgup / pgdn: a page)"),
+    ("home / end / g / G", "first / last row"),
+    ("click a header", "sort by that column (again: reverse)"),
+)
+LEGEND: tuple[tuple[str, str], ...] = (
+    ("PENDING", "added, not asked yet"),
+    ("NOT_START", "accepted by the API, not started"),
+    ("SUBMITTED", "submitted to a worker"),
+    ("QUEUED", "waiting for a worker"),
+    ("IN_PROGRESS", "running (the bar is the API's progress)"),
+    ("SUCCESS", "done: the outputs are ready (o opens, d downloads)"),
+    ("FAILURE", "done: the reason column says why"),
+    ("NOT_FOUND", "neither the image nor the video endpoint knows the ID"),
+    ("MODERATION", "or any other word: a status the API reported that siray-tui"),
+    ("", "does not know. Shown as the API wrote it, in the UNKNOWN colour,"),
+    ("", "and polled on until SUCCESS or FAILURE (f, errors: lists them)"),
 )
 
 
@@ -34,6 +50,15 @@ def _section(title: str, rows: tuple[tuple[str, str], ...]) -> Content:
     parts: list[tuple[str, str] | str] = [(title, "bold underline"), "\n"]
     for key, text in rows:
         parts += [(key.ljust(width), "bold $accent"), text, "\n"]
+    return Content.assemble(*parts)
+
+
+def status_legend() -> Content:
+    """What each status means, each name in the colour the table gives it."""
+    width = max(len(name) for name, _ in LEGEND) + 2
+    parts: list[tuple[str, str] | str] = [("Statuses", "bold underline"), "\n"]
+    for name, text in LEGEND:
+        parts += [(name.ljust(width), status_style(name) if name else ""), text, "\n"]
     return Content.assemble(*parts)
 
 
@@ -60,13 +85,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-body"):
             yield Static(Content.assemble(("siray-tui keys", "bold")), id="help-title")
             yield Static(help_text(), id="help-text")
-            yield Static(
-                Content(
-                    "Statuses: PENDING (not asked yet) → NOT_START → SUBMITTED → QUEUED"
-                    " → IN_PROGRESS → SUCCESS | FAILURE; NOT_FOUND: no endpoint knows it."
-                ),
-                id="help-statuses",
-            )
+            yield Static(status_legend(), id="help-statuses")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Self
 
 from rich.segment import Segment
@@ -28,10 +29,20 @@ from rich.text import Text
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, Row, RowKey
+from textual.widgets.data_table import Column, ColumnKey, Row, RowKey
 
 CELL_CACHE_LIMIT = 20_000
 _NULL_STYLE = Style.parse("none")  # what Padding() pads with
+
+
+@dataclass
+class HideableColumn(Column):
+    """A column that a narrow terminal can hide: zero cells wide, its cells kept."""
+
+    hidden: bool = False
+
+    def get_render_width(self, data_table: DataTable[Any]) -> int:
+        return 0 if self.hidden else super().get_render_width(data_table)
 
 
 class FastDataTable(DataTable[Text]):
@@ -63,6 +74,8 @@ class FastDataTable(DataTable[Text]):
         # and a table cleared and filled again with the same cell objects (a filter
         # change) repaints from this cache. The key holds everything the render depends
         # on; only a style change (theme, CSS) empties it.
+        if width <= 0:
+            return [[]]  # a hidden column
         if row_index < 0 or column_index < 0:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key = self._row_locations.get_key(row_index)
@@ -286,12 +299,37 @@ class FastDataTable(DataTable[Text]):
         # rows, and there are none; the virtual size is all that needs computing.
         super()._update_dimensions(())
 
-    def set_column_width(self, key: str, width: int) -> None:
-        """Change one column's fixed width (for a column that fills the free space)."""
+    def add_column(
+        self,
+        label: Any,
+        *,
+        width: int | None = None,
+        key: str | None = None,
+        default: Any = None,
+    ) -> ColumnKey:
+        column_key = super().add_column(label, width=width, key=key, default=default)
+        column = self.columns[column_key]
+        self.columns[column_key] = HideableColumn(
+            column.key, column.label, column.width, column.content_width, column.auto_width
+        )
+        return column_key
+
+    def set_column_width(self, key: str, width: int, *, hidden: bool = False) -> None:
+        """Change one column's fixed width, or hide it (for a narrow terminal).
+
+        Hiding keeps the column and its cells: removing a column touches every row, and
+        the cells stay up to date for when the terminal widens again.
+        """
         column = self.columns.get(ColumnKey(key))
-        if column is None or column.width == width:
+        if column is None:
             return
-        column.width = width
+        was_hidden = isinstance(column, HideableColumn) and column.hidden
+        if was_hidden == hidden and (hidden or column.width == width):
+            return
+        if isinstance(column, HideableColumn):
+            column.hidden = hidden
+        if not hidden:
+            column.width = width
         self._clear_caches()
         self._update_dimensions(())
         self.refresh()

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from siray_tui.core.report import format_ago, format_duration
 from siray_tui.core.text import first_line
-from siray_tui.ui.columns import status_style
+from siray_tui.ui.columns import split_status_filter, status_style
 from siray_tui.ui.summary import Latency, TaskSummary
 
 _SEP = ("  │  ", "dim")
@@ -39,6 +39,8 @@ class SummaryView:
         status_filter: the status filter name.
         sort: the sort column and whether reversed.
         now: wall seconds, for "12s ago".
+        offline: the base URL when the recent polls could not reach it, else None.
+        retry_in: seconds until the next try while offline.
     """
 
     tasks: TaskSummary = field(default_factory=TaskSummary)
@@ -55,6 +57,8 @@ class SummaryView:
     status_filter: str = "all"
     sort: tuple[str, bool] = ("added", False)
     now: float = 0.0
+    offline: str | None = None
+    retry_in: float = 0.0
 
 
 def _latency(name: str, latency: Latency) -> list[tuple[str, str] | str]:
@@ -88,6 +92,17 @@ def render_summary(view: SummaryView) -> Content:
     else:
         if view.paused:
             parts.append((" ⏸ PAUSED ", "bold reverse $warning"))
+        elif view.offline:
+            retry = (
+                f"retrying in {format_duration(view.retry_in)}"
+                if view.retry_in >= 1
+                else "retrying now"
+            )
+            parts += [
+                ("⚠ offline: ", "bold $error"),
+                (f"{first_line(view.offline, 80)} unreachable", "$error"),
+                f", {retry}",
+            ]
         else:
             parts.append(("▶ live", "bold $success"))
         parts += [
@@ -112,16 +127,19 @@ def render_summary(view: SummaryView) -> Content:
         parts += [("last error ", "dim"), (first_line(view.last_error, 120), "$warning")]
         if when:
             parts.append((f" ({when})", "dim"))
+    elif view.tasks.errored:
+        count = view.tasks.errored
+        parts.append((f"{count} task{'s' if count != 1 else ''} with a poll error", "$warning"))
     else:
         parts.append(("no poll errors", "dim"))
     parts += [_SEP, ("showing ", "dim"), (f"{view.shown} of {view.tasks.total}", "bold")]
     if view.status_filter != "all":
-        parts += [("  status ", "dim"), (view.status_filter, "bold $accent")]
+        shown = ", ".join(split_status_filter(view.status_filter))
+        parts += [("  status ", "dim"), (shown, "bold $accent")]
     if view.query:
         parts += [("  filter ", "dim"), (repr(first_line(view.query, 40)), "bold $accent")]
-    column, reverse = view.sort
-    if column != "added" or reverse:
-        parts += [("  sort ", "dim"), (f"{column} {'▼' if reverse else '▲'}", "bold")]
+    column, reverse = view.sort  # always shown: "added ▲" says why rows are in that order
+    parts += [("  sort ", "dim"), (f"{column} {'▼' if reverse else '▲'}", "bold")]
     return Content.assemble(*parts)
 
 

@@ -25,8 +25,8 @@ What it asks of DataTable is chosen from measurements at 10,000 rows (see also
 * **Cell texts are shared**: a spec seen before (``SUCCESS`` in green, ``-``, ``1m 05s``)
   reuses its Text instead of building another (Text objects are never mutated here).
 
-Keys (DataTable's own): ``up``/``down``, ``pageup``/``pagedown``, ``home``/``end`` move the
-cursor; ``enter`` selects the row (``DataTable.RowSelected``).
+Keys: ``up``/``down`` and ``j``/``k``, ``pageup``/``pagedown``, ``home``/``end`` and
+``g``/``G`` move the cursor; ``enter`` selects the row (``DataTable.RowSelected``).
 """
 
 from __future__ import annotations
@@ -34,12 +34,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import ClassVar, Final
 
 from rich.text import Text
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
 from siray_tui.core.clock import Clock
 from siray_tui.core.models import WatchedTask
@@ -50,7 +51,9 @@ from siray_tui.ui.columns import (
     CellSpec,
     RowSpec,
     cell_text,
+    fit_columns,
     matches,
+    name_width,
     row_spec,
     sort_ids,
 )
@@ -63,10 +66,8 @@ FIRST_CHUNK: Final = 30
 CHUNK_BUDGET: Final = 0.04
 """Seconds of row-adding per chunk: leaves the loop free to paint and take keys."""
 SMALL_CHANGE: Final = 40
-MIN_REASON_WIDTH: Final = 24
 TEXT_CACHE_LIMIT: Final = 20_000
 FREEZE_AT: Final = 2_000
-REASON_KEY: Final = COLUMNS[-1].key
 
 
 class TaskCell(Text):
@@ -96,6 +97,15 @@ class TaskTable(FastDataTable):
         id: the widget ID.
     """
 
+    # The keys users of k9s, lazydocker and htop reach for; home/end move the cursor
+    # (DataTable's scroll sideways, which a table that fits its width never needs).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g,home", "scroll_top", "First row", show=False),
+        Binding("G,end", "scroll_bottom", "Last row", show=False),
+    ]
+
     def __init__(self, clock: Clock, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, show_row_labels=False, id=id)
         self.clock = clock
@@ -123,27 +133,43 @@ class TaskTable(FastDataTable):
         self._canon: dict[CellSpec, CellSpec] = {}
         self._task_cells: dict[str, tuple[CellSpec, TaskCell]] = {}
         self._collector_was_running: bool | None = None
+        self._name_width = 0
+        self._id_width = 0
 
     # -- lifecycle -------------------------------------------------------------------
 
     def on_mount(self) -> None:
         for column in COLUMNS:
             self.add_column(column.label, width=column.width, key=column.key)
-        self._fit_reason_column(self.size.width)
+        self._fit_columns()
 
     def _on_resize(self, event: events.Resize) -> None:
         super()._on_resize(event)
-        self._fit_reason_column(event.size.width)
+        self._fit_columns()
         self.refresh_visible()
 
-    def _fit_reason_column(self, width: int) -> None:
-        """Give the last column (the reason) whatever width the others leave."""
-        if ColumnKey(REASON_KEY) not in self.columns:
+    def _fit_columns(self) -> None:
+        """Show the columns that fit the width (see :func:`fit_columns`)."""
+        if not self.columns:
             return
-        others = sum(column.get_render_width(self) for column in self.ordered_columns[:-1])
-        self.set_column_width(
-            REASON_KEY, max(MIN_REASON_WIDTH, width - others - 2 * self.cell_padding - 2)
+        widths = fit_columns(
+            self.size.width, self._name_width, self.cell_padding, id_width=self._id_width
         )
+        for column in COLUMNS:
+            width = widths.get(column.key)
+            self.set_column_width(column.key, width or 0, hidden=width is None)
+
+    def _measure_names(self, tasks: Iterable[WatchedTask]) -> None:
+        """Widen the task column when a longer ID or label arrives."""
+        longest = longest_id = 0
+        for task in tasks:
+            longest = max(longest, name_width(task))
+            # with a label, room for " …" too: the ellipsis must not eat the ID's end
+            longest_id = max(longest_id, len(task.task_id) + (2 if task.label else 0))
+        if longest > self._name_width or longest_id > self._id_width:
+            self._name_width = max(self._name_width, longest)
+            self._id_width = max(self._id_width, longest_id)
+            self._fit_columns()
 
     # -- queries ---------------------------------------------------------------------
 
@@ -189,6 +215,7 @@ class TaskTable(FastDataTable):
                 tasks); else they are counted here.
         """
         self.tasks = {task.task_id: task for task in tasks}
+        self._measure_names(self.tasks.values())
         if summary is None:
             self.summary.reset(self.tasks.values(), self.clock.now())
         else:
@@ -205,6 +232,7 @@ class TaskTable(FastDataTable):
                 self.tasks[task.task_id] = task
                 self.summary.add(task, now)
             self._pending[task.task_id] = task
+        self._measure_names(tasks)
         self.flush()
 
     def remove_tasks(self, ids: Iterable[str]) -> list[WatchedTask]:
@@ -261,10 +289,13 @@ class TaskTable(FastDataTable):
         self._wanted_cursor = self.selected_id or self._wanted_cursor
         self._generation += 1
         self.rebuilds += 1
-        self.clear()
+        # Forget the rows before clearing: clear() scrolls to the top, and the scroll
+        # watcher would write cells of the rows it has just removed.
         self._specs.clear()
-        self._order = self._wanted()
+        self._order = []
         self._loaded = 0
+        self.clear()
+        self._order = self._wanted()
         self._label_headers()
         self._add_chunk(self._generation, first=True)
 
@@ -433,8 +464,11 @@ class TaskTable(FastDataTable):
             for task_id in leaving:
                 self._drop_row(task_id)
             if entering:
+                # Asked before the extend: afterwards the table always looks "filling",
+                # and rows left to a chunk that is not running never arrive.
+                filling = self.filling
                 self._order.extend(entering)
-                if not self.filling:
+                if not filling:
                     for task_id in entering:
                         spec = self._spec_for(self.tasks[task_id], now)
                         self._specs[task_id] = spec
@@ -462,6 +496,9 @@ class TaskTable(FastDataTable):
         old = self._specs.get(task.task_id)
         if old is None:
             return  # not added yet: its chunk will render the newest state
+        if RowKey(task.task_id) not in self._row_locations:
+            del self._specs[task.task_id]  # the row went (a filter, a removal): nothing to write
+            return
         new = self._spec_for(task, now)
         if new == old:
             return
