@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Final
 
 from siray_tui.core.models import TaskState, TaskStatus, Timings, WatchedTask
@@ -291,12 +292,18 @@ def _round(value: float | None) -> float | None:
 def _duration_column(key: str, *, bold: bool = False, drop: int) -> Column:
     """The ``queue``, ``run`` or ``total`` column (``Timings`` has the same names)."""
 
+    phase = attrgetter(key)
+    style = "bold" if bold else ""
+
     def seconds(view: TaskView) -> float | None:
         timings = view.timings
-        return None if timings is None else getattr(timings, key)
+        return None if timings is None else phase(timings)
 
     def cells(view: TaskView) -> CellSpec:
-        return ((format_duration(seconds(view)), "bold" if bold and view.timings else ""),)
+        timings = view.timings
+        if timings is None:
+            return (("-", ""),)
+        return ((format_duration(phase(timings)), style),)
 
     def sort_key(task: WatchedTask, now: float) -> tuple[int, object]:
         if task.state is None:
