@@ -46,14 +46,7 @@ from siray_tui.core.clock import Clock
 from siray_tui.core.columns import COLUMNS, SORT_KEYS, CellSpec, sort_ids
 from siray_tui.core.models import WatchedTask
 from siray_tui.ui import collector
-from siray_tui.ui.columns import (
-    RowSpec,
-    cell_text,
-    fit_columns,
-    matches,
-    name_width,
-    row_spec,
-)
+from siray_tui.ui.columns import RowSpec, cell_text, fit_columns, matches, name_width, row_spec
 from siray_tui.ui.summary import SummaryTracker
 from siray_tui.ui.widgets.fast_table import FastDataTable
 
