@@ -20,13 +20,7 @@ from typing import Final
 
 from rich.text import Text
 
-from siray_tui.core.columns import (
-    COLUMNS,
-    LABEL_SEPARATOR,
-    CellSpec,
-    TaskView,
-    display_status,
-)
+from siray_tui.core.columns import COLUMNS, LABEL_SEPARATOR, CellSpec, TaskView, display_status
 from siray_tui.core.models import TaskStatus, WatchedTask
 from siray_tui.core.text import clean_text
 
@@ -135,11 +129,11 @@ def fit_columns(
 ) -> dict[str, int]:
     """The content width of each column shown in a table ``width`` cells wide.
 
-    Columns are dropped in their :attr:`Column.drop` order until the task column gets
-    its longest ID (up to :data:`TASK_WANTED`) and the reason its minimum. The task
-    column then grows to the longest ID when there is room (IDs are not cut), and on to
-    the longest ID and label only while the reason keeps :data:`REASON_COMFORT` cells; the
-    reason takes what is left.
+    Columns are dropped in their :attr:`~siray_tui.core.columns.Column.drop` order until
+    the task column gets its longest ID (up to :data:`TASK_WANTED`) and the reason its
+    minimum. The task column then grows to the longest ID when there is room (IDs are not
+    cut), and on to the longest ID and label only while the reason keeps
+    :data:`REASON_COMFORT` cells; the reason takes what is left.
 
     Args:
         width: the table's width in cells.
