@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import TextIO
+from typing import Final, TextIO
 
+from siray_tui.core.columns import COLUMNS, TaskView, task_record
 from siray_tui.core.models import WatchedTask
-from siray_tui.core.report import format_ago, format_duration, status_text, task_record
 from siray_tui.core.store import WatchlistStore
-from siray_tui.core.text import first_line
 
-_HEADERS = (
-    "TASK",
-    "KIND",
-    "STATUS",
-    "PROGRESS",
-    "QUEUE",
-    "RUN",
-    "TOTAL",
-    "OUT",
-    "UPDATED",
-    "REASON",
-)
+HEADERS: Final[tuple[str, ...]] = tuple(column.header.upper() for column in COLUMNS)
 
 
 def plural(count: int, noun: str) -> str:
@@ -31,27 +19,12 @@ def plural(count: int, noun: str) -> str:
 
 
 def task_row(task: WatchedTask, now: float) -> tuple[str, ...]:
-    """The human columns for one task (all text already cleaned)."""
-    state = task.state
-    timings = state.timings(now) if state else None
-    progress = state.progress if state else None
-    reason = task.last_error or (state.fail_reason if state else "")
-    name = task.task_id if not task.label else f"{task.label} ({task.task_id})"
-    return (
-        name,
-        task.kind.value,
-        status_text(task),
-        "-" if progress is None else f"{progress}%",
-        format_duration(timings.queue if timings else None),
-        format_duration(timings.run if timings else None),
-        format_duration(timings.total if timings else None),
-        str(len(state.outputs)) if state else "0",
-        format_ago(task.last_polled_at, now),
-        first_line(reason, 80),
-    )
+    """The ``list`` columns for one task (all text already cleaned)."""
+    view = TaskView.of(task, now)
+    return tuple([column.plain(view) for column in COLUMNS])
 
 
-def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str] = _HEADERS) -> str:
+def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str] = HEADERS) -> str:
     """Columns padded to their widest cell; trailing spaces trimmed."""
     widths = [len(h) for h in headers]
     for row in rows:

@@ -1,34 +1,15 @@
-"""How a watched task is reported: the ``--json`` record and human-readable durations.
+"""How a watched task reads to people: durations, "ago" and the status word.
 
 The CLI's ``list``, ``status`` and ``wait`` and the dashboard all describe tasks the same
-way, so the field names of DESIGN.md and the duration format live here, once.
+way, so the duration format lives here, once; the columns and the ``--json`` record built
+from these are in :mod:`siray_tui.core.columns`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from siray_tui.core.models import WatchedTask
-from siray_tui.core.text import clean_text
-
-JSON_FIELDS = (
-    "task_id",
-    "kind",
-    "label",
-    "status",
-    "progress",
-    "outputs",
-    "fail_reason",
-    "submit_time",
-    "start_time",
-    "finish_time",
-    "queue_seconds",
-    "run_seconds",
-    "total_seconds",
-    "last_polled_at",
-    "error",
-)
 
 
 def format_duration(seconds: float | None) -> str:
@@ -62,34 +43,3 @@ def status_text(task: WatchedTask) -> str:
     if task.state is None:
         return "PENDING"
     return task.state.raw_status
-
-
-def task_record(task: WatchedTask, now: float) -> dict[str, Any]:
-    """The ``--json`` object for one task, with exactly the fields DESIGN.md names.
-
-    ``progress`` is an int 0-100 or null, durations are numbers (seconds) or null, and
-    every string from the server is already cleaned of control characters.
-    """
-    state = task.state
-    timings = state.timings(now) if state else None
-    return {
-        "task_id": task.task_id,
-        "kind": task.kind.value,
-        "label": task.label,
-        "status": status_text(task),
-        "progress": state.progress if state else None,
-        "outputs": [clean_text(url) for url in state.outputs] if state else [],
-        "fail_reason": state.fail_reason if state else "",
-        "submit_time": state.submit_time if state else None,
-        "start_time": state.start_time if state else None,
-        "finish_time": state.finish_time if state else None,
-        "queue_seconds": _round(timings.queue) if timings else None,
-        "run_seconds": _round(timings.run) if timings else None,
-        "total_seconds": _round(timings.total) if timings else None,
-        "last_polled_at": task.last_polled_at,
-        "error": task.last_error,
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)

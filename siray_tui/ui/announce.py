@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from siray_tui.core.columns import task_name
 from siray_tui.core.models import TaskStatus, WatchedTask
 from siray_tui.core.text import first_line
-from siray_tui.ui.columns import task_name
 
 ANNOUNCE_EVERY: Final = 5.0
 

@@ -1,37 +1,31 @@
-"""What each column of the task table shows for a task, and how rows sort and filter.
+"""The task table's side of the columns: colours per theme, widths, Text, and filters.
 
-Pure functions of a :class:`~siray_tui.core.models.WatchedTask` and the time, with no
-Textual import, so they are cheap to test and to call for 10,000 rows. A cell is
-described by a :data:`CellSpec` (a tuple of ``(text, style)`` pieces): the table keeps the
-last spec of every cell and calls ``update_cell`` only when a spec differs, which is what
-makes an update touch only the cells that changed.
+What each column shows, how it sorts and what it adds to ``--json`` is in
+:mod:`siray_tui.core.columns`; this module turns those cells into what the table shows.
+A cell is a :data:`~siray_tui.core.columns.CellSpec` (a tuple of ``(text, style)``
+pieces) whose theme colours :func:`theme_style` fills in from the current palette: the
+table keeps the last spec of every cell and calls ``update_cell`` only when a spec
+differs, which is what makes an update (or a switch of theme) touch only the cells that
+changed.
 
-Every string from the server goes through :func:`~siray_tui.core.text.clean_text` (or
-``first_line``, which cleans) before it lands in a spec, and specs become
-:class:`rich.text.Text` (never markup), so ``[/x]`` or ``[@click=...]`` in a fail reason is
-shown literally.
+Specs become :class:`rich.text.Text` (never markup), so ``[/x]`` or ``[@click=...]`` in a
+fail reason is shown literally. No Textual import: cheap to test and to call for 10,000
+rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Final
 
 from rich.text import Text
 
+from siray_tui.core.columns import COLUMNS, LABEL_SEPARATOR, CellSpec, TaskView, display_status
 from siray_tui.core.models import TaskStatus, WatchedTask
-from siray_tui.core.report import format_ago, format_duration, status_text
-from siray_tui.core.text import clean_text, first_line
-
-CellSpec = tuple[tuple[str, str], ...]
-"""A cell as ``(text, style)`` pieces: hashable and cheap to compare."""
+from siray_tui.core.text import clean_text
 
 RowSpec = tuple[CellSpec, ...]
-"""One spec per column, in :data:`COLUMNS` order."""
-
-PROGRESS_BAR_CELLS: Final = 8
-REASON_LIMIT: Final = 200
+"""One spec per column, in :data:`~siray_tui.core.columns.COLUMNS` order."""
 
 STATUS_STYLES: Final[dict[str, str]] = {
     "SUCCESS": "bold green",
@@ -81,7 +75,20 @@ _LIGHT_REASON_STYLES: Final[dict[str, str]] = {
     "fail": "#b3261e",
 }
 
-_palette: list[dict[str, str]] = [STATUS_STYLES, _BAR_STYLES, _REASON_STYLES]
+_DARK: Final[dict[str, dict[str, str]]] = {
+    "status": STATUS_STYLES,
+    "bar": _BAR_STYLES,
+    "reason": _REASON_STYLES,
+}
+_LIGHT: Final[dict[str, dict[str, str]]] = {
+    "status": LIGHT_STATUS_STYLES,
+    "bar": _LIGHT_BAR_STYLES,
+    "reason": _LIGHT_REASON_STYLES,
+}
+_FALLBACK: Final[dict[str, str]] = {"status": "UNKNOWN", "bar": "other", "reason": "error"}
+"""The style of a name a group does not know (a status the API invented)."""
+
+_palette: list[dict[str, dict[str, str]]] = [_DARK]
 """The styles in use: the dark palette, or the light one (:func:`use_light_palette`)."""
 
 
@@ -91,63 +98,20 @@ def use_light_palette(light: bool) -> bool:
     A module setting rather than an argument: every cell, the summary and the details
     ask for status styles, and one process shows one theme at a time.
     """
-    wanted = (
-        [LIGHT_STATUS_STYLES, _LIGHT_BAR_STYLES, _LIGHT_REASON_STYLES]
-        if light
-        else [STATUS_STYLES, _BAR_STYLES, _REASON_STYLES]
-    )
-    changed = wanted[0] is not _palette[0]
-    _palette[:] = wanted
+    wanted = _LIGHT if light else _DARK
+    changed = wanted is not _palette[0]
+    _palette[0] = wanted
     return changed
 
 
-# Lifecycle order, for sorting by status: waiting, running, done, then the odd ones.
-STATUS_ORDER: Final[tuple[str, ...]] = (
-    "PENDING",
-    "NOT_START",
-    "SUBMITTED",
-    "QUEUED",
-    "IN_PROGRESS",
-    "UNKNOWN",
-    "SUCCESS",
-    "FAILURE",
-    "NOT_FOUND",
-)
+def theme_style(group: str, name: str) -> str:
+    """The :data:`~siray_tui.core.columns.Styler` of the table: the current palette's
+    style for ``name`` in ``group`` (``status``, ``bar``, ``reason``)."""
+    styles = _palette[0][group]
+    style = styles.get(name)
+    return styles[_FALLBACK[group]] if style is None else style
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One table column.
-
-    Attributes:
-        key: the DataTable column key.
-        label: the header.
-        width: fixed content width in cells: fixed widths spare DataTable from
-            re-measuring a whole column when one cell gets narrower.
-        live: whether the cell changes with the clock for an unfinished task.
-        drop: in a narrow terminal, columns go in this order (1 first); None: never
-            (the task and its reason are what the table is for).
-    """
-
-    key: str
-    label: str
-    width: int
-    live: bool = False
-    drop: int | None = None
-
-
-COLUMNS: Final[tuple[Column, ...]] = (
-    Column("task", "task", 26),
-    Column("kind", "kind", 5, drop=4),
-    Column("status", "status", 11, drop=8),
-    Column("progress", "progress", PROGRESS_BAR_CELLS + 5, drop=6),
-    Column("queue", "queue", 7, live=True, drop=2),
-    Column("run", "run", 7, live=True, drop=3),
-    Column("total", "total", 7, live=True, drop=7),
-    Column("outputs", "out", 4, drop=1),
-    Column("updated", "updated", 11, live=True, drop=5),
-    Column("reason", "reason", 40),
-)
 TASK_MIN: Final = 16
 TASK_WANTED: Final = 32
 """Task cells up to this wide are worth dropping other columns for; wider ones get
@@ -165,11 +129,11 @@ def fit_columns(
 ) -> dict[str, int]:
     """The content width of each column shown in a table ``width`` cells wide.
 
-    Columns are dropped in their :attr:`Column.drop` order until the task column gets
-    its longest ID (up to :data:`TASK_WANTED`) and the reason its minimum. The task
-    column then grows to the longest ID when there is room (IDs are not cut), and on to
-    the longest ID and label only while the reason keeps :data:`REASON_COMFORT` cells; the
-    reason takes what is left.
+    Columns are dropped in their :attr:`~siray_tui.core.columns.Column.drop` order until
+    the task column gets its longest ID (up to :data:`TASK_WANTED`) and the reason its
+    minimum. The task column then grows to the longest ID when there is room (IDs are not
+    cut), and on to the longest ID and label only while the reason keeps
+    :data:`REASON_COMFORT` cells; the reason takes what is left.
 
     Args:
         width: the table's width in cells.
@@ -201,40 +165,9 @@ def fit_columns(
     return widths
 
 
-COLUMN_KEYS: Final[tuple[str, ...]] = tuple(column.key for column in COLUMNS)
-LIVE_COLUMNS: Final[tuple[int, ...]] = tuple(i for i, c in enumerate(COLUMNS) if c.live)
-
-
-def display_status(task: WatchedTask) -> str:
-    """The status word shown (and filtered on): NOT_FOUND, PENDING, the documented status
-    (``success`` is shown as SUCCESS) or, for one the API invented, its own word."""
-    state = task.state
-    if task.not_found or state is None or state.status is TaskStatus.UNKNOWN:
-        return clean_text(status_text(task)) or "UNKNOWN"
-    return state.status.value
-
-
 def status_style(status: str) -> str:
     """The style for a shown status; anything unrecognised is UNKNOWN (magenta)."""
-    styles = _palette[0]
-    return styles.get(status, styles["UNKNOWN"])
-
-
-def task_name(task: WatchedTask) -> str:
-    """The label when there is one (it is what the user recognises), else the ID."""
-    return clean_text(task.label) or task.task_id
-
-
-LABEL_SEPARATOR: Final = " · "
-
-
-def task_spec(task: WatchedTask) -> CellSpec:
-    """The task cell: the ID, then the label. The ID comes first because it is unique:
-    three tasks labelled ``foxes`` are three different rows even when the cell is cut."""
-    label = clean_text(task.label)
-    if not label:
-        return ((task.task_id, ""),)
-    return ((task.task_id, ""), (LABEL_SEPARATOR + label, "italic"))
+    return theme_style("status", status)
 
 
 def name_width(task: WatchedTask) -> int:
@@ -242,84 +175,20 @@ def name_width(task: WatchedTask) -> int:
     return len(task.task_id) + (len(LABEL_SEPARATOR) + len(task.label) if task.label else 0)
 
 
-def progress_spec(status: str, progress: int | None) -> CellSpec:
-    """``████░░░░  45%``: the bar in the status colour, the rest dim; ``-`` when unknown."""
-    if progress is None:
-        return (("-", "dim"),)
-    filled = round(PROGRESS_BAR_CELLS * progress / 100)
-    bars = _palette[1]
-    style = bars.get(status, bars["other"])
-    return (
-        ("█" * filled, style),
-        ("░" * (PROGRESS_BAR_CELLS - filled), "dim"),
-        (f" {progress:>3}%", ""),
-    )
-
-
-def reason_text(task: WatchedTask, retry_in: float | None = None) -> tuple[str, str]:
-    """The reason column: a final task's fail reason, else the poll error (and when it
-    retries), else "not found".
-
-    A final state is not polled again, so a poll error that came after it (a refresh, or
-    ``siray-tui status`` meeting a 500) would otherwise hide the real reason for good; the
-    error stays in the details and the summary.
-
-    Args:
-        task: the task.
-        retry_in: seconds until the poller retries after ``last_error``, when known.
-
-    Returns:
-        The text (one line, cleaned, cut) and its style.
-    """
-    state = task.state
-    if state is not None and state.status.is_final and state.fail_reason:
-        return first_line(state.fail_reason, REASON_LIMIT), _palette[2]["fail"]
-    if task.last_error:
-        text = first_line(task.last_error, REASON_LIMIT)
-        if retry_in is not None:
-            text = f"{text} · retry in {format_duration(max(0.0, retry_in))}"
-        return text, _palette[2]["error"]
-    if task.not_found:
-        return "not found at the image or video endpoint", _palette[2]["missing"]
-    if task.state is not None and task.state.fail_reason:
-        return first_line(task.state.fail_reason, REASON_LIMIT), _palette[2]["fail"]
-    return "", ""
-
-
-def count_text(count: int) -> str:
-    """A count in the 4 cells of the ``out`` column: ``5000`` in full, ``12k`` past 9999."""
-    if count < 10_000:
-        return str(count)
-    if count < 1_000_000:
-        return f"{count // 1000}k"
-    return f"{min(count // 1_000_000, 999)}M"
+_CELLS: Final = tuple(column.cells for column in COLUMNS)
 
 
 def row_spec(task: WatchedTask, now: float, retry_in: float | None = None) -> RowSpec:
-    """Every cell of a task's row, in :data:`COLUMNS` order.
+    """Every cell of a task's row, in :data:`~siray_tui.core.columns.COLUMNS` order, in
+    the current palette's colours.
 
     Args:
         task: the task.
         now: wall-clock Unix seconds, for the live durations and "updated".
-        retry_in: see :func:`reason_text`.
+        retry_in: seconds until the poller retries after ``last_error``, when known.
     """
-    state = task.state
-    status = display_status(task)
-    timings = state.timings(now) if state else None
-    outputs = state.output_count if state else 0
-    reason, reason_style = reason_text(task, retry_in)
-    return (
-        task_spec(task),
-        ((task.kind.value, "dim" if task.kind.value == "auto" else ""),),
-        ((status, status_style(status)),),
-        progress_spec(status, state.progress if state else None),
-        ((format_duration(timings.queue if timings else None), ""),),
-        ((format_duration(timings.run if timings else None), ""),),
-        ((format_duration(timings.total if timings else None), "bold" if timings else ""),),
-        ((count_text(outputs) if outputs else "-", "" if outputs else "dim"),),
-        ((format_ago(task.last_polled_at, now), "dim"),),
-        ((reason, reason_style),),
-    )
+    view = TaskView.of(task, now, retry_in, theme_style)
+    return tuple([cells(view) for cells in _CELLS])
 
 
 def cell_text(spec: CellSpec) -> Text:
@@ -330,77 +199,7 @@ def cell_text(spec: CellSpec) -> Text:
     return text
 
 
-def is_live(task: WatchedTask) -> bool:
-    """Whether the row's durations tick: anything not final (a final task is frozen)."""
-    return not task.is_final
-
-
-# -- sorting -------------------------------------------------------------------------
-
-SortKey = Callable[[WatchedTask, float], tuple[int, object]]
-"""``(missing, value)``: ``missing`` is 1 for a task without the value, which always sorts
-last, whichever the direction."""
-
-
-def _value(value: object) -> tuple[int, object]:
-    return (1, 0) if value is None else (0, value)
-
-
-def _status_rank(task: WatchedTask, now: float) -> tuple[int, object]:
-    status = display_status(task)
-    rank = STATUS_ORDER.index(status) if status in STATUS_ORDER else STATUS_ORDER.index("UNKNOWN")
-    return (0, (rank, status))
-
-
-def _timing(name: str) -> SortKey:
-    def key(task: WatchedTask, now: float) -> tuple[int, object]:
-        if task.state is None:
-            return _value(None)
-        return _value(getattr(task.state.timings(now), name))
-
-    return key
-
-
-def _reason_key(task: WatchedTask, now: float) -> tuple[int, object]:
-    text = reason_text(task)[0]
-    return _value(text.lower() or None)
-
-
-SORT_KEYS: Final[dict[str, SortKey]] = {
-    "added": lambda task, now: (0, task.added_at),
-    "task": lambda task, now: (0, (task_name(task).lower(), task.task_id)),
-    "kind": lambda task, now: (0, task.kind.value),
-    "status": _status_rank,
-    "progress": lambda task, now: _value(task.state.progress if task.state else None),
-    "queue": _timing("queue"),
-    "run": _timing("run"),
-    "total": _timing("total"),
-    "outputs": lambda task, now: (0, task.state.output_count if task.state else 0),
-    "updated": lambda task, now: _value(
-        -task.last_polled_at if task.last_polled_at is not None else None
-    ),
-    "reason": _reason_key,
-}
-"""Sort keys by column key, plus ``added`` (watchlist order, the default).
-
-Durations sort on the numbers, not on their text; "updated" puts the freshest first;
-empty values go last whatever the column and direction.
-"""
-
-
-def sort_ids(
-    ids: list[str], tasks: dict[str, WatchedTask], column: str, reverse: bool, now: float
-) -> list[str]:
-    """``ids`` in the order of ``column``, tasks without a value last either way."""
-    key = SORT_KEYS[column]
-    keyed = [(key(tasks[i], now), i) for i in ids]
-    present = [(k[1], i) for k, i in keyed if k[0] == 0]
-    missing = [i for k, i in keyed if k[0] != 0]
-    present.sort(key=lambda pair: pair[0], reverse=reverse)  # type: ignore[arg-type,return-value]
-    return [i for _, i in present] + missing
-
-
-SORT_CYCLE: Final[tuple[str, ...]] = ("added", *COLUMN_KEYS)
+SORT_CYCLE: Final[tuple[str, ...]] = ("added", *(column.key for column in COLUMNS))
 """The order ``s`` steps through."""
 
 
@@ -456,8 +255,3 @@ def matches(task: WatchedTask, query: str, status_filter: str = "all") -> bool:
     if not matches_status_filter(task, status_filter):
         return False
     return not query or query.lower() in search_text(task)
-
-
-def is_final_status(status: str) -> bool:
-    """SUCCESS or FAILURE as shown."""
-    return status in (TaskStatus.SUCCESS.value, TaskStatus.FAILURE.value)

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from siray_tui.core.columns import STATUS_ORDER, display_status
 from siray_tui.core.models import WatchedTask
-from siray_tui.ui.columns import STATUS_ORDER, display_status
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:

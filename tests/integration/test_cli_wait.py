@@ -12,9 +12,9 @@ import pytest
 from siray_tui.cli import polling
 from siray_tui.cli.polling import run_status, run_wait
 from siray_tui.config import Settings
+from siray_tui.core.columns import JSON_FIELDS
 from siray_tui.core.models import TaskStatus
 from siray_tui.core.poller import PollPolicy
-from siray_tui.core.report import JSON_FIELDS
 from siray_tui.core.secret import Secret
 from siray_tui.core.store import WatchlistStore
 from siray_tui.sim import Faults, SimServer

@@ -10,11 +10,12 @@ from __future__ import annotations
 from textual.widgets import Button
 
 from siray_tui.core.client import SirayClient
+from siray_tui.core.columns import COLUMNS, count_text
 from siray_tui.core.limits import DETAILS_OUTPUT_PAGE, MAX_FAIL_REASON, MAX_OUTPUTS
 from siray_tui.core.models import TaskKind, WatchedTask
 from siray_tui.core.secret import Secret
 from siray_tui.sim import HostileAnswer, SimServer
-from siray_tui.ui.columns import COLUMNS, count_text, row_spec
+from siray_tui.ui.columns import row_spec
 from siray_tui.ui.screens.details import DetailsScreen, OutputRow
 from tests.ui.conftest import AppFactory, open_details
 from tests.ui.fixtures import NOW

@@ -9,10 +9,11 @@ from typing import Any
 from rich.color import Color
 
 from siray_tui.core.clock import FakeClock, SystemClock
+from siray_tui.core.columns import COLUMNS
 from siray_tui.core.models import TaskStatus
 from siray_tui.core.poller import TaskUpdated
 from siray_tui.ui.announce import ANNOUNCE_EVERY
-from siray_tui.ui.columns import COLUMNS, fit_columns
+from siray_tui.ui.columns import fit_columns
 from siray_tui.ui.reachability import Reachability
 from siray_tui.ui.widgets.summary_bar import SummaryBar
 from tests.ui.conftest import AppFactory, open_details, ready, table

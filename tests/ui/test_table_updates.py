@@ -7,9 +7,10 @@ import dataclasses
 import random
 from typing import Any
 
+from siray_tui.core.columns import SORT_KEYS
 from siray_tui.core.models import StatusChange, TaskState, TaskStatus, WatchedTask
 from siray_tui.core.poller import TaskUpdated
-from siray_tui.ui.columns import SORT_KEYS, matches
+from siray_tui.ui.columns import matches
 from siray_tui.ui.widgets.task_table import TaskTable
 from tests.ui.conftest import AppFactory, ready, select, table
 from tests.ui.fixtures import NOW, every_status, many_tasks

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from siray_tui.core.clock import FakeClock
+from siray_tui.core.columns import JSON_FIELDS, task_record
 from siray_tui.core.errors import InvalidTaskIdError, PayloadError
 from siray_tui.core.models import (
     TASK_ID_MAX_LENGTH,
@@ -23,7 +24,7 @@ from siray_tui.core.models import (
     WatchedTask,
     validate_task_id,
 )
-from siray_tui.core.report import JSON_FIELDS, format_duration, task_record
+from siray_tui.core.report import format_duration
 
 T0 = 1_763_274_672
 MISSING: Any = object()  # the key is absent from ``data``

@@ -33,12 +33,13 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
+from siray_tui.core.columns import display_status
 from siray_tui.core.errors import UnsafeUrlError
 from siray_tui.core.limits import DETAILS_OUTPUT_PAGE, DETAILS_RAW_LINE_CHARS, DETAILS_RAW_LINES
 from siray_tui.core.models import WatchedTask, cap_text
 from siray_tui.core.report import format_ago, format_duration
 from siray_tui.core.text import check_url, clean_text, first_line
-from siray_tui.ui.columns import display_status, status_style
+from siray_tui.ui.columns import status_style
 
 if TYPE_CHECKING:
     from siray_tui.ui.outputs import OutputActions

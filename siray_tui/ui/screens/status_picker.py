@@ -19,12 +19,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 
-from siray_tui.ui.columns import (
-    STATUS_FILTERS,
-    STATUS_ORDER,
-    join_status_filter,
-    split_status_filter,
-)
+from siray_tui.core.columns import STATUS_ORDER
+from siray_tui.ui.columns import STATUS_FILTERS, join_status_filter, split_status_filter
 
 GROUPS: tuple[tuple[str, str], ...] = (
     ("active", "active: everything not finished"),

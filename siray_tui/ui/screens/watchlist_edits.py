@@ -18,13 +18,13 @@ from textual import work
 from textual.screen import Screen
 
 from siray_tui.core.clock import Clock
+from siray_tui.core.columns import task_name
 from siray_tui.core.errors import SirayError
 from siray_tui.core.models import WatchedTask
 from siray_tui.core.poller import Poller
 from siray_tui.core.store import WatchlistStore
 from siray_tui.core.text import first_line
 from siray_tui.ui import messages
-from siray_tui.ui.columns import task_name
 from siray_tui.ui.screens.add_tasks import AddRequest, AddTasksScreen
 from siray_tui.ui.sync import SyncResult, WatchlistSync
 from siray_tui.ui.widgets.task_table import TaskTable

@@ -5,7 +5,7 @@ What it asks of DataTable is chosen from measurements at 10,000 rows (see also
 
 * **Only changed cells are written**, with ``update_cell`` and never ``update_width``
   (a narrower value re-measures a whole auto-width column: 112 ms per cell). The last
-  :data:`~siray_tui.ui.columns.CellSpec` written to every cell is kept, and a row is
+  :data:`~siray_tui.core.columns.CellSpec` written to every cell is kept, and a row is
   re-rendered into specs and compared before anything is written.
 * **Updates are batched**: :meth:`stage` keeps the latest state per task; the owner
   calls :meth:`flush` (the dashboard, every 0.25 s). A flush updates the model for every
@@ -43,20 +43,10 @@ from textual.coordinate import Coordinate
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
 from siray_tui.core.clock import Clock
+from siray_tui.core.columns import COLUMNS, SORT_KEYS, CellSpec, sort_ids
 from siray_tui.core.models import WatchedTask
 from siray_tui.ui import collector
-from siray_tui.ui.columns import (
-    COLUMNS,
-    SORT_KEYS,
-    CellSpec,
-    RowSpec,
-    cell_text,
-    fit_columns,
-    matches,
-    name_width,
-    row_spec,
-    sort_ids,
-)
+from siray_tui.ui.columns import RowSpec, cell_text, fit_columns, matches, name_width, row_spec
 from siray_tui.ui.summary import SummaryTracker
 from siray_tui.ui.widgets.fast_table import FastDataTable
 
@@ -140,7 +130,7 @@ class TaskTable(FastDataTable):
 
     def on_mount(self) -> None:
         for column in COLUMNS:
-            self.add_column(column.label, width=column.width, key=column.key)
+            self.add_column(column.header, width=column.width, key=column.key)
         self._fit_columns()
 
     def _on_resize(self, event: events.Resize) -> None:
@@ -401,7 +391,7 @@ class TaskTable(FastDataTable):
             if table_column is not None:
                 sorted_here = column.key == self.sort_column
                 table_column.label = Text(
-                    column.label + (arrow if sorted_here else ""),
+                    column.header + (arrow if sorted_here else ""),
                     style="bold" if sorted_here else "",
                 )
         self.refresh()
