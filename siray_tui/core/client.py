@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -115,19 +116,35 @@ def check_base_url(base_url: str, *, insecure: bool = False) -> str:
     return base_url.strip().rstrip("/")
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions a traceback prints beneath it, in a short, finite walk.
+
+    A traceback follows ``__cause__``, else ``__context__`` unless suppressed, and shows
+    every member of an exception group; so does this.
+    """
+    pending = [exc]
+    for _ in range(32):
+        if not pending:
+            return
+        seen = pending.pop()
+        yield seen
+        if isinstance(seen, BaseExceptionGroup):
+            pending.extend(seen.exceptions)
+        if seen.__cause__ is not None:
+            pending.append(seen.__cause__)
+        elif seen.__context__ is not None and not seen.__suppress_context__:
+            pending.append(seen.__context__)
+
+
 def _connect_reason(exc: BaseException, detail: str) -> str:
     """Why a connection failed, as the OS said it ("connection refused"), if it did.
 
     httpx's own text is often only "All connection attempts failed"; the errno of the
     underlying OSError is the useful part.
     """
-    seen: BaseException | None = exc
-    for _ in range(8):  # a short, finite walk down the chain
-        if seen is None:
-            break
+    for seen in _chain(exc):
         if isinstance(seen, OSError) and seen.errno:
             return os.strerror(seen.errno).lower()
-        seen = seen.__cause__ or seen.__context__
     return _ERRNO_PREFIX.sub("", detail).lower() or "connection failed"
 
 
@@ -291,7 +308,7 @@ class SirayClient:
         try:
             return validate_task_id(task_id)
         except InvalidTaskIdError as exc:
-            raise PayloadError(f"submit answered an unusable task_id: {exc.reason}") from None
+            raise PayloadError(f"submit answered an unusable task_id: {exc.reason}") from exc
 
     async def _send(
         self, method: str, path: str, *, json_body: dict[str, Any] | None = None
@@ -303,16 +320,20 @@ class SirayClient:
         try:
             async with asyncio.timeout(self._deadline):
                 answer = await self._exchange(request)
-        except TimeoutError:
+        except TimeoutError as exc:
             logger.debug("%s %s: no complete answer within the deadline", method, path)
             raise RequestTimeoutError(
                 f"request timed out (no complete answer within {self._deadline:g} s)"
-            ) from None
+            ) from self._safe_cause(exc)
         except httpx.TimeoutException as exc:
             logger.debug("%s %s: timed out (%s)", method, path, type(exc).__name__)
-            raise RequestTimeoutError(f"request timed out ({type(exc).__name__})") from None
+            raise RequestTimeoutError(
+                f"request timed out ({type(exc).__name__})"
+            ) from self._safe_cause(exc)
         except httpx.LocalProtocolError as exc:
-            # Its text quotes the offending header, which may be the Authorization one.
+            # No cause, whatever its text: h11 refuses a bad header with a message that
+            # quotes the header's value (repr'd bytes, so a search for the token can miss
+            # it), and the Authorization header is one of ours. A traceback would print it.
             raise TransportError(
                 f"request refused by the HTTP library ({type(exc).__name__})"
             ) from None
@@ -320,11 +341,13 @@ class SirayClient:
             logger.debug("%s %s: cannot connect (%s)", method, path, type(exc).__name__)
             raise TransportError(
                 f"cannot reach {self.base_url}: {_connect_reason(exc, self._detail(exc))}"
-            ) from None
+            ) from self._safe_cause(exc)
         except httpx.TransportError as exc:
             detail = self._detail(exc)
             logger.debug("%s %s: connection lost: %s", method, path, detail)
-            raise TransportError(f"connection lost to {self.base_url}: {detail}") from None
+            raise TransportError(
+                f"connection lost to {self.base_url}: {detail}"
+            ) from self._safe_cause(exc)
         # The path and status only: never a header, so never the token.
         logger.debug(
             "%s %s: HTTP %d in %.0f ms",
@@ -358,6 +381,21 @@ class SirayClient:
             await response.aclose()
         return _Answer(response.status_code, response.headers, b"".join(chunks))
 
+    def _safe_cause(self, exc: BaseException) -> BaseException | None:
+        """``exc`` to chain as the cause of our error, or None if its chain shows the token.
+
+        The cause keeps httpx's detail (which call failed, the OS errno) for a debug
+        traceback; but a traceback prints every message in the chain, so a chain where any
+        message or argument holds the token is dropped whole rather than redacted.
+        """
+        if not self._token:
+            return exc
+        token = self._token.reveal()
+        for seen in _chain(exc):
+            if token in str(seen) or any(token in repr(arg) for arg in seen.args):
+                return None
+        return exc
+
     def _detail(self, exc: Exception) -> str:
         """An httpx exception's text, cleaned, cut and with the token taken out."""
         text = str(exc)
@@ -388,11 +426,11 @@ class SirayClient:
     def _decode(response: _Answer) -> object:
         try:
             return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             kind = clean_text(response.headers.get("content-type", "unknown type"))[:40]
             raise PayloadError(
                 f"answer is not JSON ({kind})", status_code=response.status_code
-            ) from None
+            ) from exc
 
 
 __all__ = ["DEFAULT_BASE_URL", "ApiError", "SirayClient", "check_base_url", "parse_retry_after"]
