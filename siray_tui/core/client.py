@@ -117,10 +117,11 @@ def check_base_url(base_url: str, *, insecure: bool = False) -> str:
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and the exceptions a traceback prints beneath it, in a short, finite walk.
+    """``exc`` and every exception reachable beneath it, in a short, finite walk.
 
-    A traceback follows ``__cause__``, else ``__context__`` unless suppressed, and shows
-    every member of an exception group; so does this.
+    Both ``__cause__`` and ``__context__`` are followed, even a suppressed context
+    (httpcore hides the OSError with the errno that way), and the members of an
+    exception group: a superset of what a traceback prints.
     """
     pending = [exc]
     for _ in range(32):
@@ -130,10 +131,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         yield seen
         if isinstance(seen, BaseExceptionGroup):
             pending.extend(seen.exceptions)
-        if seen.__cause__ is not None:
-            pending.append(seen.__cause__)
-        elif seen.__context__ is not None and not seen.__suppress_context__:
-            pending.append(seen.__context__)
+        pending.extend(e for e in (seen.__context__, seen.__cause__) if e is not None)
 
 
 def _connect_reason(exc: BaseException, detail: str) -> str:
