@@ -1,7 +1,7 @@
 """How a watched task is reported: the ``--json`` record and human-readable durations.
 
 The CLI's ``list``, ``status`` and ``wait`` and the dashboard all describe tasks the same
-way, so the field names of DESIGN.md and the duration format live here, once.
+way, so the ``--json`` field names (listed in README.md) and the duration format live here, once.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def status_text(task: WatchedTask) -> str:
 
 
 def task_record(task: WatchedTask, now: float) -> dict[str, Any]:
-    """The ``--json`` object for one task, with exactly the fields DESIGN.md names.
+    """The ``--json`` object for one task, with exactly the fields README.md lists.
 
     ``progress`` is an int 0-100 or null, durations are numbers (seconds) or null, and
     every string from the server is already cleaned of control characters.

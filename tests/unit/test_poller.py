@@ -488,7 +488,7 @@ async def test_unexpected_exception_is_logged_and_treated_as_transient(
     ("task_id", "answering", "tried_first"),
     [
         ("task-123", TaskKind.VIDEO, TaskKind.IMAGE),  # no prefix: image first
-        # API.md: the docs' own image task has a ``video_`` ID; the prefix is a hint.
+        # docs/api.md: the docs' own image task has a ``video_`` ID; the prefix is a hint.
         ("video_abc", TaskKind.IMAGE, TaskKind.VIDEO),
     ],
 )
