@@ -63,6 +63,4 @@ def test_the_scan_sees_the_references_it_must_check() -> None:
 
 
 def test_a_url_ending_in_md_is_not_a_file_of_ours() -> None:
-    assert MD_NAME.findall("see https://example.com/guide.md and docs/api.md") == [
-        "docs/api.md"
-    ]
+    assert MD_NAME.findall("see https://example.com/guide.md and docs/api.md") == ["docs/api.md"]
