@@ -33,7 +33,7 @@ from siray_tui.core.models import StatusChange, TaskKind, TaskState, WatchedTask
 from siray_tui.core.secret import Secret
 from siray_tui.core.store import Watchlist, WatchlistStore
 from siray_tui.sim import FAIL_REASONS, Faults, Kind, Scenario, SimServer, SimTask
-from siray_tui.sim.server import render_task
+from siray_tui.sim.faults import render_task
 
 logger = logging.getLogger(__name__)
 

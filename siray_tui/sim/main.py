@@ -13,8 +13,9 @@ import sys
 import threading
 from types import FrameType
 
+from siray_tui.sim.faults import Faults
 from siray_tui.sim.scenario import Scenario
-from siray_tui.sim.server import Faults, SimServer, api_path
+from siray_tui.sim.server import SimServer, api_path
 
 DEFAULT_PORT = 8765
 
