@@ -22,8 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -45,6 +44,7 @@ from siray_tui.core.errors import (
     TransportError,
 )
 from siray_tui.core.models import TaskKind, TaskState, validate_task_id
+from siray_tui.core.pool import HttpPoolOwner
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import clean_text, is_loopback_host
 
@@ -175,7 +175,7 @@ def _error_detail(answer: _Answer) -> str:
     return ""
 
 
-class SirayClient:
+class SirayClient(HttpPoolOwner):
     """Queries and submits Siray tasks over one shared connection pool.
 
     Use as an async context manager, or call :meth:`aclose`.
@@ -231,21 +231,6 @@ class SirayClient:
     def has_token(self) -> bool:
         """Whether a non-empty token was given."""
         return bool(self._token)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     def query_url(self, task_id: str, kind: TaskKind) -> str:
         """The full query URL for a task of a concrete kind."""

@@ -45,8 +45,8 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from types import MappingProxyType, TracebackType
-from typing import Final, Literal, Self
+from types import MappingProxyType
+from typing import Final, Literal
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
@@ -54,6 +54,7 @@ import httpx
 from siray_tui import __version__
 from siray_tui.core.errors import DownloadError, InvalidTaskIdError, UnsafeUrlError
 from siray_tui.core.models import validate_task_id
+from siray_tui.core.pool import HttpPoolOwner
 from siray_tui.core.text import check_url, clean_text, first_line
 
 DEFAULT_MAX_BYTES: Final = 2 * 1024**3
@@ -98,34 +99,40 @@ DownloadStatus = Literal["ok", "skipped", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
-class DownloadProgress:
-    """How far one output's download has come.
+class OutputRef:
+    """Which output a progress report or a result is about.
 
     Attributes:
         task_id: the task the output belongs to.
         index: the output's position, from 1.
         url: the output URL as the server gave it.
-        received: bytes on disk so far (a resumed download starts at the ``.part`` size).
-        total: the expected size in bytes, or None when the server did not say.
-        done: True in the last report for this output, whatever the outcome.
     """
 
     task_id: str
     index: int
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadProgress(OutputRef):
+    """How far one output's download has come (after the :class:`OutputRef` fields).
+
+    Attributes:
+        received: bytes on disk so far (a resumed download starts at the ``.part`` size).
+        total: the expected size in bytes, or None when the server did not say.
+        done: True in the last report for this output, whatever the outcome.
+    """
+
     received: int
     total: int | None
     done: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class DownloadResult:
-    """The outcome of downloading one output.
+class DownloadResult(OutputRef):
+    """The outcome of downloading one output (after the :class:`OutputRef` fields).
 
     Attributes:
-        task_id: the task the output belongs to.
-        index: the output's position, from 1.
-        url: the output URL as the server gave it.
         path: the saved (or already present) file; None when nothing was saved.
         status: ``ok`` (downloaded now), ``skipped`` (a complete file was already there)
             or ``failed``.
@@ -134,9 +141,6 @@ class DownloadResult:
             ``.part`` when the failure left one to resume.
     """
 
-    task_id: str
-    index: int
-    url: str
     path: Path | None
     status: DownloadStatus
     error: str | None = None
@@ -303,7 +307,7 @@ class _PartFile:
             os.close(fd)
 
 
-class Downloader:
+class Downloader(HttpPoolOwner):
     """Downloads task outputs into ``<download_dir>/<task_id>/<index>.<ext>``.
 
     One Downloader is shared by everything that downloads, so that its semaphore bounds
@@ -367,21 +371,6 @@ class Downloader:
             event_hooks={"request": [_strip_credentials], "response": [_hide_location]},
             transport=transport,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     def _check(self, url: str) -> None:
         check_url(url, allow_loopback_http=self.allow_loopback_http, allow_scope=self.allow_scope)
@@ -641,6 +630,7 @@ __all__ = [
     "DownloadResult",
     "DownloadStatus",
     "Downloader",
+    "OutputRef",
     "ProgressCallback",
     "extension_for",
 ]
