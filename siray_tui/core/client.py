@@ -303,16 +303,6 @@ class SirayClient(HttpPoolOwner):
         try:
             async with asyncio.timeout(self._deadline):
                 answer = await self._exchange(request)
-        except TimeoutError as exc:
-            logger.debug("%s %s: no complete answer within the deadline", method, path)
-            raise RequestTimeoutError(
-                f"request timed out (no complete answer within {self._deadline:g} s)"
-            ) from self._safe_cause(exc)
-        except httpx.TimeoutException as exc:
-            logger.debug("%s %s: timed out (%s)", method, path, type(exc).__name__)
-            raise RequestTimeoutError(
-                f"request timed out ({type(exc).__name__})"
-            ) from self._safe_cause(exc)
         except httpx.LocalProtocolError as exc:
             # No cause, whatever its text: h11 refuses a bad header with a message that
             # quotes the header's value (repr'd bytes, so a search for the token can miss
@@ -320,17 +310,8 @@ class SirayClient(HttpPoolOwner):
             raise TransportError(
                 f"request refused by the HTTP library ({type(exc).__name__})"
             ) from None
-        except httpx.ConnectError as exc:
-            logger.debug("%s %s: cannot connect (%s)", method, path, type(exc).__name__)
-            raise TransportError(
-                f"cannot reach {self.base_url}: {_connect_reason(exc, self._detail(exc))}"
-            ) from self._safe_cause(exc)
-        except httpx.TransportError as exc:
-            detail = self._detail(exc)
-            logger.debug("%s %s: connection lost: %s", method, path, detail)
-            raise TransportError(
-                f"connection lost to {self.base_url}: {detail}"
-            ) from self._safe_cause(exc)
+        except (TimeoutError, httpx.TransportError) as exc:
+            raise self._no_answer(exc, f"{method} {path}") from self._safe_cause(exc)
         # The path and status only: never a header, so never the token.
         logger.debug(
             "%s %s: HTTP %d in %.0f ms",
@@ -363,6 +344,24 @@ class SirayClient(HttpPoolOwner):
         finally:
             await response.aclose()
         return _Answer(response.status_code, response.headers, b"".join(chunks))
+
+    def _no_answer(self, exc: Exception, request: str) -> TransportError:
+        """The error for a request that got no usable answer: timeout, refused, dropped."""
+        if isinstance(exc, httpx.TimeoutException):
+            logger.debug("%s: timed out (%s)", request, type(exc).__name__)
+            return RequestTimeoutError(f"request timed out ({type(exc).__name__})")
+        if isinstance(exc, TimeoutError):  # our own deadline for the whole exchange
+            logger.debug("%s: no complete answer within the deadline", request)
+            return RequestTimeoutError(
+                f"request timed out (no complete answer within {self._deadline:g} s)"
+            )
+        if isinstance(exc, httpx.ConnectError):
+            logger.debug("%s: cannot connect (%s)", request, type(exc).__name__)
+            reason = _connect_reason(exc, self._detail(exc))
+            return TransportError(f"cannot reach {self.base_url}: {reason}")
+        detail = self._detail(exc)
+        logger.debug("%s: connection lost: %s", request, detail)
+        return TransportError(f"connection lost to {self.base_url}: {detail}")
 
     def _safe_cause(self, exc: BaseException) -> BaseException | None:
         """``exc`` to chain as the cause of our error, or None if its chain shows the token.

@@ -112,6 +112,16 @@ class OutputRef:
     index: int
     url: str
 
+    def progress(self, received: int, total: int | None, done: bool = False) -> DownloadProgress:
+        """A progress report about this output."""
+        return DownloadProgress(self.task_id, self.index, self.url, received, total, done)
+
+    def result(
+        self, path: Path | None, status: DownloadStatus, error: str | None = None, size: int = 0
+    ) -> DownloadResult:
+        """The outcome for this output."""
+        return DownloadResult(self.task_id, self.index, self.url, path, status, error, size)
+
 
 @dataclass(frozen=True, slots=True)
 class DownloadProgress(OutputRef):
@@ -439,22 +449,22 @@ class Downloader(HttpPoolOwner):
         if isinstance(index, bool) or not isinstance(index, int) or index < 1:
             raise ValueError(f"output index must be an int from 1, got {index!r}")
 
+        output = OutputRef(task_id, index, url)
         try:
             target = self._target(task_id, index)
             self._check(url)
         except (InvalidTaskIdError, UnsafeUrlError, DownloadError) as exc:
-            message = first_line(str(exc), limit=300)
-            result = DownloadResult(task_id, index, url, None, "failed", message)
+            result = output.result(None, "failed", first_line(str(exc), limit=300))
         else:
             key = (target.task_dir.name, index)
             lock = self._locks.get(key)
             if lock is None:
                 lock = self._locks[key] = asyncio.Lock()
             async with lock:
-                result = await self._download_locked(target, task_id, index, url, on_progress)
+                result = await self._download_locked(target, output, on_progress)
         if on_progress is not None:
             total = result.bytes if result.ok else None
-            on_progress(DownloadProgress(task_id, index, url, result.bytes, total, done=True))
+            on_progress(output.progress(result.bytes, total, done=True))
         return result
 
     def _target(self, task_id: str, index: int) -> _Target:
@@ -468,25 +478,20 @@ class Downloader(HttpPoolOwner):
         return _Target(base, task_dir, task_dir / f"{index}{PART_SUFFIX}", index)
 
     async def _download_locked(
-        self,
-        target: _Target,
-        task_id: str,
-        index: int,
-        url: str,
-        on_progress: ProgressCallback | None,
+        self, target: _Target, output: OutputRef, on_progress: ProgressCallback | None
     ) -> DownloadResult:
         try:
             existing = target.existing()
             if existing is not None:
                 size = existing.stat().st_size
-                return DownloadResult(task_id, index, url, existing, "skipped", None, size)
+                return output.result(existing, "skipped", None, size)
             async with self._semaphore:
                 try:
-                    path, size = await self._fetch(target, task_id, index, url, on_progress)
+                    path, size = await self._fetch(target, output, on_progress)
                 except _Restart:
                     # The server would not continue the .part: start over, once.
                     target.part.unlink(missing_ok=True)
-                    path, size = await self._fetch(target, task_id, index, url, on_progress)
+                    path, size = await self._fetch(target, output, on_progress)
         except _Restart:
             message = "server would not resume the partial download"
         except (_Failed, UnsafeUrlError, DownloadError) as exc:
@@ -500,21 +505,16 @@ class Downloader(HttpPoolOwner):
             where = clean_text(exc.filename) if exc.filename else str(target.task_dir)
             message = f"cannot write {where}: {exc.strerror or type(exc).__name__}"
         else:
-            return DownloadResult(task_id, index, url, path, "ok", None, size)
-        return DownloadResult(task_id, index, url, None, "failed", message, target.part_size())
+            return output.result(path, "ok", None, size)
+        return output.result(None, "failed", message, target.part_size())
 
     async def _fetch(
-        self,
-        target: _Target,
-        task_id: str,
-        index: int,
-        url: str,
-        on_progress: ProgressCallback | None,
+        self, target: _Target, output: OutputRef, on_progress: ProgressCallback | None
     ) -> tuple[Path, int]:
         """One attempt: follow checked redirects, then stream the body. Returns the file."""
         offset = target.part_size()
         headers = {"Range": f"bytes={offset}-"} if offset else {}
-        current = url
+        current = output.url
         for _hop in range(MAX_REDIRECTS + 1):
             self._check(current)
             async with self._http.stream("GET", current, headers=headers) as response:
@@ -524,9 +524,7 @@ class Downloader(HttpPoolOwner):
                         raise _Failed(f"HTTP {response.status_code} redirect without a Location")
                     current = _redirect_target(current, location)
                     continue
-                return await self._receive(
-                    response, target, offset, task_id, index, url, current, on_progress
-                )
+                return await self._receive(response, target, offset, output, current, on_progress)
         raise _Failed(f"too many redirects (more than {MAX_REDIRECTS})")
 
     async def _receive(
@@ -534,9 +532,7 @@ class Downloader(HttpPoolOwner):
         response: httpx.Response,
         target: _Target,
         offset: int,
-        task_id: str,
-        index: int,
-        url: str,
+        output: OutputRef,
         final_url: str,
         on_progress: ProgressCallback | None,
     ) -> tuple[Path, int]:
@@ -575,8 +571,8 @@ class Downloader(HttpPoolOwner):
             raise _Failed(self._too_large(expected, declared=True))
 
         ext = extension_for(response.headers.get("Content-Type"), final_url)
-        if ext == FALLBACK_EXTENSION and final_url != url:
-            ext = extension_for(response.headers.get("Content-Type"), url)
+        if ext == FALLBACK_EXTENSION and final_url != output.url:
+            ext = extension_for(response.headers.get("Content-Type"), output.url)
         final = target.final(ext)
         target.task_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
 
@@ -584,7 +580,7 @@ class Downloader(HttpPoolOwner):
         part = _PartFile(target.part, append=offset > 0)
         try:
             if on_progress is not None:
-                on_progress(DownloadProgress(task_id, index, url, received, expected))
+                on_progress(output.progress(received, expected))
             async for chunk in response.aiter_bytes():
                 received += len(chunk)
                 if received > self.max_bytes:
@@ -593,7 +589,7 @@ class Downloader(HttpPoolOwner):
                     raise _Failed(self._too_large(received, declared=False))
                 part.write(chunk)
                 if on_progress is not None:
-                    on_progress(DownloadProgress(task_id, index, url, received, expected))
+                    on_progress(output.progress(received, expected))
             body = received - offset
             if declared is not None and body > declared:
                 part.close()

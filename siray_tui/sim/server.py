@@ -111,7 +111,25 @@ class _HTTPServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class SimServer:
+class StopOnExit:
+    """``with`` gives the object itself and calls its :meth:`stop` on the way out."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class SimServer(StopOnExit):
     """The simulator as a server: start it, point a client at ``base_url``, stop it.
 
     Args:
@@ -190,14 +208,6 @@ class SimServer:
         if self._httpd is None:
             self.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def running(self) -> bool:
