@@ -1,6 +1,6 @@
 """How fast is the watchlist file at 10,000 tasks? Run: ``.venv/bin/python bench/store.py``.
 
-The target (DESIGN/brief): a 10,000-task watchlist loads in under 150 ms and saves in
+The target: a 10,000-task watchlist loads in under 150 ms and saves in
 under 150 ms. Each figure is the best and the median of several runs, next to a baseline
 measured in the same run on the same data, so the ratio says how much the store adds on
 top of the json module itself:

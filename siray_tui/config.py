@@ -1,6 +1,6 @@
 """Settings from flags, then the environment, then ``config.toml``, then defaults.
 
-The names are an interface (DESIGN.md, "Command line"): scripts and shells set them, so a
+The names are an interface (README.md, "Configuration"): scripts and shells set them, so a
 typo in config.toml is an error rather than silently ignored. Every bad value becomes a
 :class:`~siray_tui.core.errors.ConfigError` whose message is one line naming the setting.
 """

@@ -25,15 +25,15 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 from siray_tui.config import Settings
 from siray_tui.core.models import StatusChange, TaskKind, TaskState, WatchedTask
 from siray_tui.core.secret import Secret
 from siray_tui.core.store import Watchlist, WatchlistStore
 from siray_tui.sim import FAIL_REASONS, Faults, Kind, Scenario, SimServer, SimTask
-from siray_tui.sim.server import render_task
+from siray_tui.sim.faults import render_task
+from siray_tui.sim.server import StopOnExit
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ THROWAWAY_NOTE: Final = (
 
 
 @dataclass
-class DemoHandle:
+class DemoHandle(StopOnExit):
     """A running demo: its settings (base URL, data dir, token) and how to stop it.
 
     Attributes:
@@ -77,17 +77,6 @@ class DemoHandle:
         if self._alive_fd is not None:
             os.close(self._alive_fd)
             self._alive_fd = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _seed_tasks(scenario: Scenario, count: int, rng: random.Random) -> list[SimTask]:

@@ -1,4 +1,4 @@
-"""The command line: global options, one sub-command per job, exit statuses of DESIGN.md.
+"""The command line: global options, one sub-command per job, exit statuses of README.md.
 
 Parsing and dispatch only; each command lives in a small module of this package. Textual is
 imported only when the dashboard opens, so scripts calling ``add`` or ``wait`` stay fast.

@@ -8,7 +8,7 @@ polls harder than the dashboard would. ``status`` is one refresh round of the gi
 most a minute, saying so on stderr); ``wait`` polls until each task is final (or not
 found, or the token is rejected).
 
-Exit statuses are DESIGN.md's. When several apply, the most actionable wins:
+Exit statuses are README.md's. When several apply, the most actionable wins:
 ``status``: error 2 > any FAILURE 1 > 0. ``wait``: error 2 (token rejected, not found) >
 timeout 3 > any FAILURE or failed download 1 > all SUCCESS 0.
 """

@@ -18,11 +18,11 @@ import logging
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,6 +44,7 @@ from siray_tui.core.errors import (
     TransportError,
 )
 from siray_tui.core.models import TaskKind, TaskState, validate_task_id
+from siray_tui.core.pool import HttpPoolOwner
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import clean_text, is_loopback_host
 
@@ -115,19 +116,33 @@ def check_base_url(base_url: str, *, insecure: bool = False) -> str:
     return base_url.strip().rstrip("/")
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception reachable beneath it, in a short, finite walk.
+
+    Both ``__cause__`` and ``__context__`` are followed, even a suppressed context
+    (httpcore hides the OSError with the errno that way), and the members of an
+    exception group: a superset of what a traceback prints.
+    """
+    pending = [exc]
+    for _ in range(32):
+        if not pending:
+            return
+        seen = pending.pop()
+        yield seen
+        if isinstance(seen, BaseExceptionGroup):
+            pending.extend(seen.exceptions)
+        pending.extend(e for e in (seen.__context__, seen.__cause__) if e is not None)
+
+
 def _connect_reason(exc: BaseException, detail: str) -> str:
     """Why a connection failed, as the OS said it ("connection refused"), if it did.
 
     httpx's own text is often only "All connection attempts failed"; the errno of the
     underlying OSError is the useful part.
     """
-    seen: BaseException | None = exc
-    for _ in range(8):  # a short, finite walk down the chain
-        if seen is None:
-            break
+    for seen in _chain(exc):
         if isinstance(seen, OSError) and seen.errno:
             return os.strerror(seen.errno).lower()
-        seen = seen.__cause__ or seen.__context__
     return _ERRNO_PREFIX.sub("", detail).lower() or "connection failed"
 
 
@@ -160,7 +175,7 @@ def _error_detail(answer: _Answer) -> str:
     return ""
 
 
-class SirayClient:
+class SirayClient(HttpPoolOwner):
     """Queries and submits Siray tasks over one shared connection pool.
 
     Use as an async context manager, or call :meth:`aclose`.
@@ -216,21 +231,6 @@ class SirayClient:
     def has_token(self) -> bool:
         """Whether a non-empty token was given."""
         return bool(self._token)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     def query_url(self, task_id: str, kind: TaskKind) -> str:
         """The full query URL for a task of a concrete kind."""
@@ -291,7 +291,7 @@ class SirayClient:
         try:
             return validate_task_id(task_id)
         except InvalidTaskIdError as exc:
-            raise PayloadError(f"submit answered an unusable task_id: {exc.reason}") from None
+            raise PayloadError(f"submit answered an unusable task_id: {exc.reason}") from exc
 
     async def _send(
         self, method: str, path: str, *, json_body: dict[str, Any] | None = None
@@ -303,28 +303,15 @@ class SirayClient:
         try:
             async with asyncio.timeout(self._deadline):
                 answer = await self._exchange(request)
-        except TimeoutError:
-            logger.debug("%s %s: no complete answer within the deadline", method, path)
-            raise RequestTimeoutError(
-                f"request timed out (no complete answer within {self._deadline:g} s)"
-            ) from None
-        except httpx.TimeoutException as exc:
-            logger.debug("%s %s: timed out (%s)", method, path, type(exc).__name__)
-            raise RequestTimeoutError(f"request timed out ({type(exc).__name__})") from None
         except httpx.LocalProtocolError as exc:
-            # Its text quotes the offending header, which may be the Authorization one.
+            # No cause, whatever its text: h11 refuses a bad header with a message that
+            # quotes the header's value (repr'd bytes, so a search for the token can miss
+            # it), and the Authorization header is one of ours. A traceback would print it.
             raise TransportError(
                 f"request refused by the HTTP library ({type(exc).__name__})"
             ) from None
-        except httpx.ConnectError as exc:
-            logger.debug("%s %s: cannot connect (%s)", method, path, type(exc).__name__)
-            raise TransportError(
-                f"cannot reach {self.base_url}: {_connect_reason(exc, self._detail(exc))}"
-            ) from None
-        except httpx.TransportError as exc:
-            detail = self._detail(exc)
-            logger.debug("%s %s: connection lost: %s", method, path, detail)
-            raise TransportError(f"connection lost to {self.base_url}: {detail}") from None
+        except (TimeoutError, httpx.TransportError) as exc:
+            raise self._no_answer(exc, f"{method} {path}") from self._safe_cause(exc)
         # The path and status only: never a header, so never the token.
         logger.debug(
             "%s %s: HTTP %d in %.0f ms",
@@ -358,6 +345,39 @@ class SirayClient:
             await response.aclose()
         return _Answer(response.status_code, response.headers, b"".join(chunks))
 
+    def _no_answer(self, exc: Exception, request: str) -> TransportError:
+        """The error for a request that got no usable answer: timeout, refused, dropped."""
+        if isinstance(exc, httpx.TimeoutException):
+            logger.debug("%s: timed out (%s)", request, type(exc).__name__)
+            return RequestTimeoutError(f"request timed out ({type(exc).__name__})")
+        if isinstance(exc, TimeoutError):  # our own deadline for the whole exchange
+            logger.debug("%s: no complete answer within the deadline", request)
+            return RequestTimeoutError(
+                f"request timed out (no complete answer within {self._deadline:g} s)"
+            )
+        if isinstance(exc, httpx.ConnectError):
+            logger.debug("%s: cannot connect (%s)", request, type(exc).__name__)
+            reason = _connect_reason(exc, self._detail(exc))
+            return TransportError(f"cannot reach {self.base_url}: {reason}")
+        detail = self._detail(exc)
+        logger.debug("%s: connection lost: %s", request, detail)
+        return TransportError(f"connection lost to {self.base_url}: {detail}")
+
+    def _safe_cause(self, exc: BaseException) -> BaseException | None:
+        """``exc`` to chain as the cause of our error, or None if its chain shows the token.
+
+        The cause keeps httpx's detail (which call failed, the OS errno) for a debug
+        traceback; but a traceback prints every message in the chain, so a chain where any
+        message or argument holds the token is dropped whole rather than redacted.
+        """
+        if not self._token:
+            return exc
+        token = self._token.reveal()
+        for seen in _chain(exc):
+            if token in str(seen) or any(token in repr(arg) for arg in seen.args):
+                return None
+        return exc
+
     def _detail(self, exc: Exception) -> str:
         """An httpx exception's text, cleaned, cut and with the token taken out."""
         text = str(exc)
@@ -388,11 +408,11 @@ class SirayClient:
     def _decode(response: _Answer) -> object:
         try:
             return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             kind = clean_text(response.headers.get("content-type", "unknown type"))[:40]
             raise PayloadError(
                 f"answer is not JSON ({kind})", status_code=response.status_code
-            ) from None
+            ) from exc
 
 
 __all__ = ["DEFAULT_BASE_URL", "ApiError", "SirayClient", "check_base_url", "parse_retry_after"]

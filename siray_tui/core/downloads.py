@@ -45,8 +45,8 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from types import MappingProxyType, TracebackType
-from typing import Final, Literal, Self
+from types import MappingProxyType
+from typing import Final, Literal
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
@@ -54,6 +54,7 @@ import httpx
 from siray_tui import __version__
 from siray_tui.core.errors import DownloadError, InvalidTaskIdError, UnsafeUrlError
 from siray_tui.core.models import validate_task_id
+from siray_tui.core.pool import HttpPoolOwner
 from siray_tui.core.text import check_url, clean_text, first_line
 
 DEFAULT_MAX_BYTES: Final = 2 * 1024**3
@@ -98,34 +99,50 @@ DownloadStatus = Literal["ok", "skipped", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
-class DownloadProgress:
-    """How far one output's download has come.
+class OutputRef:
+    """Which output a progress report or a result is about.
 
     Attributes:
         task_id: the task the output belongs to.
         index: the output's position, from 1.
         url: the output URL as the server gave it.
-        received: bytes on disk so far (a resumed download starts at the ``.part`` size).
-        total: the expected size in bytes, or None when the server did not say.
-        done: True in the last report for this output, whatever the outcome.
     """
 
     task_id: str
     index: int
     url: str
+
+    def progress(self, received: int, total: int | None, done: bool = False) -> DownloadProgress:
+        """A progress report about this output."""
+        return DownloadProgress(self.task_id, self.index, self.url, received, total, done)
+
+    def result(
+        self, path: Path | None, status: DownloadStatus, error: str | None = None, size: int = 0
+    ) -> DownloadResult:
+        """The outcome for this output."""
+        return DownloadResult(self.task_id, self.index, self.url, path, status, error, size)
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadProgress(OutputRef):
+    """How far one output's download has come (after the :class:`OutputRef` fields).
+
+    Attributes:
+        received: bytes on disk so far (a resumed download starts at the ``.part`` size).
+        total: the expected size in bytes, or None when the server did not say.
+        done: True in the last report for this output, whatever the outcome.
+    """
+
     received: int
     total: int | None
     done: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class DownloadResult:
-    """The outcome of downloading one output.
+class DownloadResult(OutputRef):
+    """The outcome of downloading one output (after the :class:`OutputRef` fields).
 
     Attributes:
-        task_id: the task the output belongs to.
-        index: the output's position, from 1.
-        url: the output URL as the server gave it.
         path: the saved (or already present) file; None when nothing was saved.
         status: ``ok`` (downloaded now), ``skipped`` (a complete file was already there)
             or ``failed``.
@@ -134,9 +151,6 @@ class DownloadResult:
             ``.part`` when the failure left one to resume.
     """
 
-    task_id: str
-    index: int
-    url: str
     path: Path | None
     status: DownloadStatus
     error: str | None = None
@@ -303,7 +317,7 @@ class _PartFile:
             os.close(fd)
 
 
-class Downloader:
+class Downloader(HttpPoolOwner):
     """Downloads task outputs into ``<download_dir>/<task_id>/<index>.<ext>``.
 
     One Downloader is shared by everything that downloads, so that its semaphore bounds
@@ -367,21 +381,6 @@ class Downloader:
             event_hooks={"request": [_strip_credentials], "response": [_hide_location]},
             transport=transport,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     def _check(self, url: str) -> None:
         check_url(url, allow_loopback_http=self.allow_loopback_http, allow_scope=self.allow_scope)
@@ -450,22 +449,22 @@ class Downloader:
         if isinstance(index, bool) or not isinstance(index, int) or index < 1:
             raise ValueError(f"output index must be an int from 1, got {index!r}")
 
+        output = OutputRef(task_id, index, url)
         try:
             target = self._target(task_id, index)
             self._check(url)
         except (InvalidTaskIdError, UnsafeUrlError, DownloadError) as exc:
-            message = first_line(str(exc), limit=300)
-            result = DownloadResult(task_id, index, url, None, "failed", message)
+            result = output.result(None, "failed", first_line(str(exc), limit=300))
         else:
             key = (target.task_dir.name, index)
             lock = self._locks.get(key)
             if lock is None:
                 lock = self._locks[key] = asyncio.Lock()
             async with lock:
-                result = await self._download_locked(target, task_id, index, url, on_progress)
+                result = await self._download_locked(target, output, on_progress)
         if on_progress is not None:
             total = result.bytes if result.ok else None
-            on_progress(DownloadProgress(task_id, index, url, result.bytes, total, done=True))
+            on_progress(output.progress(result.bytes, total, done=True))
         return result
 
     def _target(self, task_id: str, index: int) -> _Target:
@@ -479,25 +478,20 @@ class Downloader:
         return _Target(base, task_dir, task_dir / f"{index}{PART_SUFFIX}", index)
 
     async def _download_locked(
-        self,
-        target: _Target,
-        task_id: str,
-        index: int,
-        url: str,
-        on_progress: ProgressCallback | None,
+        self, target: _Target, output: OutputRef, on_progress: ProgressCallback | None
     ) -> DownloadResult:
         try:
             existing = target.existing()
             if existing is not None:
                 size = existing.stat().st_size
-                return DownloadResult(task_id, index, url, existing, "skipped", None, size)
+                return output.result(existing, "skipped", None, size)
             async with self._semaphore:
                 try:
-                    path, size = await self._fetch(target, task_id, index, url, on_progress)
+                    path, size = await self._fetch(target, output, on_progress)
                 except _Restart:
                     # The server would not continue the .part: start over, once.
                     target.part.unlink(missing_ok=True)
-                    path, size = await self._fetch(target, task_id, index, url, on_progress)
+                    path, size = await self._fetch(target, output, on_progress)
         except _Restart:
             message = "server would not resume the partial download"
         except (_Failed, UnsafeUrlError, DownloadError) as exc:
@@ -511,21 +505,16 @@ class Downloader:
             where = clean_text(exc.filename) if exc.filename else str(target.task_dir)
             message = f"cannot write {where}: {exc.strerror or type(exc).__name__}"
         else:
-            return DownloadResult(task_id, index, url, path, "ok", None, size)
-        return DownloadResult(task_id, index, url, None, "failed", message, target.part_size())
+            return output.result(path, "ok", None, size)
+        return output.result(None, "failed", message, target.part_size())
 
     async def _fetch(
-        self,
-        target: _Target,
-        task_id: str,
-        index: int,
-        url: str,
-        on_progress: ProgressCallback | None,
+        self, target: _Target, output: OutputRef, on_progress: ProgressCallback | None
     ) -> tuple[Path, int]:
         """One attempt: follow checked redirects, then stream the body. Returns the file."""
         offset = target.part_size()
         headers = {"Range": f"bytes={offset}-"} if offset else {}
-        current = url
+        current = output.url
         for _hop in range(MAX_REDIRECTS + 1):
             self._check(current)
             async with self._http.stream("GET", current, headers=headers) as response:
@@ -535,9 +524,7 @@ class Downloader:
                         raise _Failed(f"HTTP {response.status_code} redirect without a Location")
                     current = _redirect_target(current, location)
                     continue
-                return await self._receive(
-                    response, target, offset, task_id, index, url, current, on_progress
-                )
+                return await self._receive(response, target, offset, output, current, on_progress)
         raise _Failed(f"too many redirects (more than {MAX_REDIRECTS})")
 
     async def _receive(
@@ -545,9 +532,7 @@ class Downloader:
         response: httpx.Response,
         target: _Target,
         offset: int,
-        task_id: str,
-        index: int,
-        url: str,
+        output: OutputRef,
         final_url: str,
         on_progress: ProgressCallback | None,
     ) -> tuple[Path, int]:
@@ -586,8 +571,8 @@ class Downloader:
             raise _Failed(self._too_large(expected, declared=True))
 
         ext = extension_for(response.headers.get("Content-Type"), final_url)
-        if ext == FALLBACK_EXTENSION and final_url != url:
-            ext = extension_for(response.headers.get("Content-Type"), url)
+        if ext == FALLBACK_EXTENSION and final_url != output.url:
+            ext = extension_for(response.headers.get("Content-Type"), output.url)
         final = target.final(ext)
         target.task_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
 
@@ -595,7 +580,7 @@ class Downloader:
         part = _PartFile(target.part, append=offset > 0)
         try:
             if on_progress is not None:
-                on_progress(DownloadProgress(task_id, index, url, received, expected))
+                on_progress(output.progress(received, expected))
             async for chunk in response.aiter_bytes():
                 received += len(chunk)
                 if received > self.max_bytes:
@@ -604,7 +589,7 @@ class Downloader:
                     raise _Failed(self._too_large(received, declared=False))
                 part.write(chunk)
                 if on_progress is not None:
-                    on_progress(DownloadProgress(task_id, index, url, received, expected))
+                    on_progress(output.progress(received, expected))
             body = received - offset
             if declared is not None and body > declared:
                 part.close()
@@ -641,6 +626,7 @@ __all__ = [
     "DownloadResult",
     "DownloadStatus",
     "Downloader",
+    "OutputRef",
     "ProgressCallback",
     "extension_for",
 ]

@@ -20,7 +20,11 @@ CLI, the poller, the dashboard) can catch one root and show a one-line message::
         │   └── RequestTimeoutError  the request timed out
         └── PayloadError         a 200 whose body is not JSON or not usable
 
-``ApiError.retryable`` tells the poller whether backing off and trying again can help.
+The classes say what happened, not what to do about it: the poller alone decides, by
+class, whether a failure pauses everyone (429), stops polling (401/403), marks a task not
+found (404) or backs that one task off (everything else), so that policy lives in one place.
+Raised from an httpx error, an ``ApiError`` keeps it as ``__cause__`` for a debug
+traceback, unless that chain could quote the token (see ``SirayClient._send``).
 """
 
 from __future__ import annotations
@@ -66,8 +70,6 @@ class ApiError(SirayError):
         status_code: the HTTP status, or None when there was no HTTP answer.
     """
 
-    retryable: bool = False
-
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -89,8 +91,6 @@ class RateLimitedError(ApiError):
             header was absent or unusable and the caller must choose a backoff.
     """
 
-    retryable = True
-
     def __init__(self, message: str, *, retry_after: float | None) -> None:
         super().__init__(message, status_code=429)
         self.retry_after = retry_after
@@ -99,19 +99,18 @@ class RateLimitedError(ApiError):
 class ServerError(ApiError):
     """5xx: the service or a gateway failed; worth retrying later."""
 
-    retryable = True
-
 
 class HttpStatusError(ApiError):
-    """A status we did not expect (400, 405, 418...): retrying the same request may not help."""
+    """A status we did not expect (400, 405, 418, a 3xx...).
 
-    retryable = True
+    Retrying the same request may not help, but a proxy or gateway in the way can answer
+    odd statuses for a while, so the poller backs the task off like a 5xx: the capped,
+    doubling delay costs little if it never helps, and the row shows the status meanwhile.
+    """
 
 
 class TransportError(ApiError):
     """No HTTP answer: connection refused or dropped, DNS, TLS."""
-
-    retryable = True
 
 
 class RequestTimeoutError(TransportError):
@@ -120,5 +119,3 @@ class RequestTimeoutError(TransportError):
 
 class PayloadError(ApiError):
     """The body was not JSON, or JSON we cannot turn into a task state."""
-
-    retryable = True

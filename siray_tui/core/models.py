@@ -1,6 +1,6 @@
 """Task kinds, statuses and the state of a task as parsed from an API answer.
 
-The API is loose (see API.md): progress may be ``"45%"``, ``""``, a number or absent;
+The API is loose (see docs/api.md): progress may be ``"45%"``, ``""``, a number or absent;
 timestamps may be ``0``, ``null``, absent or strings of digits; new statuses may appear.
 :meth:`TaskState.from_payload` accepts all of that and turns anything it cannot use into a
 :class:`~siray_tui.core.errors.PayloadError`, never a KeyError, TypeError or ValueError.

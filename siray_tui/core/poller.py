@@ -5,7 +5,7 @@ keeps a heap of due times on the monotonic clock rather than a sleeping coroutin
 task, so a watchlist of thousands costs one timer, and an idle poller (every task final,
 or polling paused) sleeps until something wakes it: its CPU use is nil.
 
-The policy is DESIGN.md's "Polling policy":
+The policy (docs/architecture.md, "Where each policy lives"):
 
 * a new task is polled at once, then every ``interval`` seconds with +/- ``jitter``
   (a batch added together spreads out); SUCCESS and FAILURE are never polled again

@@ -281,7 +281,7 @@ class WatchlistStore:
         Args:
             task_ids: the IDs, validated again here; an ID given twice counts once.
             kind: the endpoint to use. AUTO is stored as AUTO even for an ``image_`` or
-                ``video_`` ID: the prefix is only a hint (API.md: the docs' own image
+                ``video_`` ID: the prefix is only a hint (docs/api.md: the docs' own image
                 task has a ``video_`` ID), so the poller tries the hinted endpoint first,
                 the other once, and stores the kind that answered.
             label: a label for the new tasks; also fills an empty label of a task that

@@ -12,6 +12,7 @@ Typical use::
 
 from __future__ import annotations
 
+from siray_tui.sim.faults import HOSTILE_TEXTS, HOSTILE_URLS, Faults, HostileAnswer
 from siray_tui.sim.media import CONTENT_TYPES, EXTENSIONS, PNG_SIGNATURE, MediaStore
 from siray_tui.sim.scenario import (
     FAIL_REASONS,
@@ -31,15 +32,7 @@ from siray_tui.sim.scenario import (
     SimState,
     SimTask,
 )
-from siray_tui.sim.server import (
-    HOSTILE_TEXTS,
-    HOSTILE_URLS,
-    Faults,
-    HostileAnswer,
-    LoggedRequest,
-    SimServer,
-    api_path,
-)
+from siray_tui.sim.server import LoggedRequest, SimServer, api_path
 
 __all__ = [
     "CONTENT_TYPES",

@@ -11,12 +11,16 @@ import ipaddress
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import TypeVar
 
+from siray_tui.sim.faults import Faults
 from siray_tui.sim.scenario import Scenario
-from siray_tui.sim.server import Faults, SimServer, api_path
+from siray_tui.sim.server import SimServer, api_path
 
 DEFAULT_PORT = 8765
+N = TypeVar("N", int, float)
 
 
 def _float_range(text: str) -> tuple[float, float]:
@@ -33,14 +37,25 @@ def _float_range(text: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
-def _fraction(text: str) -> float:
+def _in_range(
+    text: str, parse: Callable[[str], N], low: N, high: N, unparsable: str, outside: str
+) -> N:
+    """``parse(text)`` if it lies within [low, high], else an error naming the value.
+
+    ``unparsable`` and ``outside`` are formats with ``{text}`` (and ``{value}``).
+    """
     try:
-        value = float(text)
+        value = parse(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+        raise argparse.ArgumentTypeError(unparsable.format(text=text)) from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(outside.format(text=text, value=value))
     return value
+
+
+def _fraction(text: str) -> float:
+    expected = "expected a number from 0 to 1, got {text!r}"
+    return _in_range(text, float, 0.0, 1.0, expected, expected)
 
 
 def _retry_after(text: str) -> float | str | None:
@@ -56,13 +71,9 @@ def _retry_after(text: str) -> float | str | None:
 
 def _port(text: str) -> int:
     """A TCP port, 0 to 65535 (0 picks a free one)."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0 to 65535, not {port}")
-    return port
+    return _in_range(
+        text, int, 0, 65535, "not a port number: {text!r}", "port must be 0 to 65535, not {value}"
+    )
 
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:

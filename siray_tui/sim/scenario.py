@@ -124,7 +124,7 @@ class SimTask:
     ``failure_progress`` is the progress a failing task reaches before it dies, and
     ``keeps_progress`` whether FAILURE still reports it (else ``0%``). ``queued_status``
     is what the QUEUED phase reports: a status not in the documented table stands for
-    the new states API.md warns about.
+    the new states docs/api.md warns about.
     """
 
     kind: Kind

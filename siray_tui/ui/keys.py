@@ -1,7 +1,7 @@
 """The dashboard's keys, defined once for the bindings, the help screen and the palette.
 
-DESIGN.md promises that the footer, the help screen and the command palette offer the
-same actions; deriving all three from :data:`DASHBOARD_KEYS` keeps that promise.
+The footer, the help screen and the command palette must offer the same actions (and the
+README's key table lists them); deriving all three from :data:`DASHBOARD_KEYS` keeps them so.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The headless CLI: exit statuses of DESIGN.md, one-line errors, and the token never leaking."""
+"""The headless CLI: exit statuses of README.md, one-line errors, and the token never leaking."""
 
 from __future__ import annotations
 
@@ -212,7 +212,7 @@ def test_status_exit_codes_against_simulator(
 def test_a_prefix_is_only_a_hint_the_kind_that_answers_is_stored(
     tmp_path: Path, sim: SimServer, sim_args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """API.md: the docs' own image task has a ``video_`` ID."""
+    """docs/api.md: the docs' own image task has a ``video_`` ID."""
     quirky = sim.scenario.add_task("image", "video_0123abcd", queue_s=0, run_s=0, created_at=1.0)
     plain = sim.scenario.add_task("video", "video_4567cdef", queue_s=0, run_s=0, created_at=1.0)
     base = sim_args

@@ -222,7 +222,7 @@ async def test_wait_survives_faults(
 async def test_wait_keeps_polling_through_an_undocumented_status(
     sim: SimServer, tmp_path: Path
 ) -> None:
-    """API.md: new states appear; show them, keep polling, never treat them as final."""
+    """docs/api.md: new states appear; show them, keep polling, never treat them as final."""
     task = sim.scenario.add_task("video", queue_s=2.0, run_s=0.3, queued_status="MODERATION")
     code, out, _ = await wait(make_settings(sim, tmp_path), [task.task_id], 30)
     assert code == 0

@@ -1,4 +1,4 @@
-"""Hostile server text (API.md) through the real poller-event path and every screen.
+"""Hostile server text (docs/api.md) through the real poller-event path and every screen.
 
 Measured without the cleaning: a str cell holding ``[/x]`` crashes the app,
 ``[@click=app.quit]`` becomes a clickable action, and ESC/OSC bytes reach the terminal.

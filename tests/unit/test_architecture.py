@@ -1,4 +1,4 @@
-"""The boundaries STYLE.md promises, enforced: a headless core, widgets without HTTP.
+"""The boundaries docs/architecture.md describes, enforced: a headless core, widgets without HTTP.
 
 Checked on the source (imports anywhere in a module, lazy ones included) and at run time
 (importing the core and the CLI's headless commands must not load Textual).

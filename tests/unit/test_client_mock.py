@@ -183,8 +183,9 @@ async def test_submit_answering_an_unsafe_id_is_a_payload_error(task_id: str) ->
     caller that catches ApiError must not be surprised by a bare InvalidTaskIdError."""
     body = {"code": "success", "data": {"task_id": task_id}}
     async with make_client(answer(200, json=body)) as client:
-        with pytest.raises(PayloadError):
+        with pytest.raises(PayloadError) as caught:
             await client.submit(TaskKind.VIDEO, {"prompt": "x"})
+    assert isinstance(caught.value.__cause__, InvalidTaskIdError)  # kept for a traceback
 
 
 async def test_auto_kind_is_refused_before_any_request() -> None:
@@ -324,29 +325,28 @@ async def test_default_base_url_is_https() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "error", "retryable"),
+    ("status", "error"),
     [
-        (401, AuthError, False),
-        (403, AuthError, False),
-        (404, NotFoundError, False),
-        (500, ServerError, True),
-        (502, ServerError, True),
-        (503, ServerError, True),
-        (504, ServerError, True),
-        (400, HttpStatusError, True),
-        (405, HttpStatusError, True),
-        (418, HttpStatusError, True),
-        (304, HttpStatusError, True),
+        (401, AuthError),
+        (403, AuthError),
+        (404, NotFoundError),
+        (500, ServerError),
+        (502, ServerError),
+        (503, ServerError),
+        (504, ServerError),
+        (400, HttpStatusError),
+        (405, HttpStatusError),
+        (418, HttpStatusError),
+        (304, HttpStatusError),
     ],
 )
-async def test_status_mapping(status: int, error: type[ApiError], retryable: bool) -> None:
+async def test_status_mapping(status: int, error: type[ApiError]) -> None:
     handler = answer(status, json={"error": {"message": "nope", "type": "t", "code": "c"}})
     async with make_client(handler) as client:
         with pytest.raises(error) as caught:
             await client.get_task(IMAGE_ID, TaskKind.IMAGE)
     assert type(caught.value) is error
     assert caught.value.status_code == status
-    assert caught.value.retryable is retryable
     assert str(status) in str(caught.value)
     assert "nope" in str(caught.value)
 
@@ -380,7 +380,6 @@ async def test_429_is_rate_limited_with_retry_after(
             await client.get_task(IMAGE_ID, TaskKind.IMAGE)
     assert caught.value.retry_after == expected
     assert caught.value.status_code == 429
-    assert caught.value.retryable
 
 
 async def test_429_with_an_http_date_uses_the_injected_clock() -> None:
@@ -407,9 +406,15 @@ async def test_429_with_an_http_date_uses_the_injected_clock() -> None:
 )
 async def test_unusable_200_is_a_payload_error(response: httpx.Response) -> None:
     async with make_client(lambda request: response) as client:
+        with pytest.raises(PayloadError):
+            await client.get_task(IMAGE_ID, TaskKind.IMAGE)
+
+
+async def test_a_body_that_is_not_json_keeps_the_decoders_reason_as_cause() -> None:
+    async with make_client(answer(200, content=b'{"code": "success", ')) as client:
         with pytest.raises(PayloadError) as caught:
             await client.get_task(IMAGE_ID, TaskKind.IMAGE)
-    assert caught.value.retryable
+    assert isinstance(caught.value.__cause__, json.JSONDecodeError)
 
 
 @pytest.mark.parametrize(
@@ -434,7 +439,6 @@ async def test_transport_failures(exception: httpx.HTTPError, error: type[ApiErr
     assert type(caught.value) is error
     assert isinstance(caught.value, TransportError)
     assert caught.value.status_code is None
-    assert caught.value.retryable
 
 
 async def test_transport_error_message_is_cleaned() -> None:

@@ -1,4 +1,4 @@
-"""TaskState parsing against every quirk of API.md, timings, task IDs, kinds, the watchlist
+"""TaskState parsing against every quirk of docs/api.md, timings, task IDs, kinds, the watchlist
 form of a task, and the report helpers (durations, the ``--json`` record)."""
 
 from __future__ import annotations

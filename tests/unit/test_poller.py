@@ -21,6 +21,7 @@ import pytest
 from siray_tui.core.clock import FakeClock
 from siray_tui.core.errors import (
     AuthError,
+    HttpStatusError,
     NotFoundError,
     PayloadError,
     RateLimitedError,
@@ -415,6 +416,8 @@ async def test_transient_failures_back_off_doubling_to_the_cap() -> None:
             ServerError("HTTP 502 server error", status_code=502),
             RequestTimeoutError("request timed out (ReadTimeout)"),
             PayloadError("answer is not JSON (text/html)"),
+            # Unexpected statuses too: a gateway can answer them for a while.
+            HttpStatusError("HTTP 400 unexpected answer", status_code=400),
         ] * 3
         h.source.scripts["image_a"] = lambda t, k, n: (
             answers[n] if n < len(answers) else ServerError("HTTP 500", status_code=500)
@@ -485,7 +488,7 @@ async def test_unexpected_exception_is_logged_and_treated_as_transient(
     ("task_id", "answering", "tried_first"),
     [
         ("task-123", TaskKind.VIDEO, TaskKind.IMAGE),  # no prefix: image first
-        # API.md: the docs' own image task has a ``video_`` ID; the prefix is a hint.
+        # docs/api.md: the docs' own image task has a ``video_`` ID; the prefix is a hint.
         ("video_abc", TaskKind.IMAGE, TaskKind.VIDEO),
     ],
 )

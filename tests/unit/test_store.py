@@ -157,7 +157,7 @@ def test_add_is_idempotent_and_keeps_auto_even_for_a_prefixed_id(
     assert again == AddResult(added=["new_one"], already=["abc"])
     tasks = store.load()
     assert [tasks[i].kind for i in tasks] == [
-        TaskKind.AUTO,  # a prefix is only a hint (API.md): known once an endpoint answers
+        TaskKind.AUTO,  # a prefix is only a hint (docs/api.md): known once an endpoint answers
         TaskKind.AUTO,
         TaskKind.AUTO,
         TaskKind.VIDEO,  # stated explicitly

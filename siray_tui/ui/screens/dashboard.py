@@ -1,4 +1,4 @@
-"""DashboardScreen: the watchlist table, the summary bar, and every key of DESIGN.md.
+"""DashboardScreen: the watchlist table, the summary bar, and every key of README.md.
 
 The App posts the poller's events here as messages (:mod:`siray_tui.ui.messages`); this
 screen stages them in the table, which repaints at most four times a second, and turns
