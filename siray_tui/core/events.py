@@ -123,3 +123,35 @@ class PollerStats:
     paused: bool
     auth_failed: bool
     rate_limited_until: float | None
+
+
+# -- the session's own events --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchlistChanged:
+    """Another process (``siray-tui add`` in a script, the demo) changed the watchlist file;
+    the session has already applied the change to the poller.
+
+    Attributes:
+        added: tasks that appeared in the file (copies).
+        removed: IDs that disappeared from it.
+    """
+
+    added: list[WatchedTask]
+    removed: list[str]
+
+
+@dataclass(frozen=True)
+class StoreFailed:
+    """A background write of the watchlist (a removal, an undo) failed.
+
+    Attributes:
+        message: one line, already cleaned.
+    """
+
+    message: str
+
+
+SessionEvent = PollerEvent | WatchlistChanged | StoreFailed
+"""Everything a :class:`~siray_tui.core.session.WatchSession` reports."""

@@ -19,7 +19,7 @@ from siray_tui.ui.columns import (
     status_style,
 )
 from siray_tui.ui.summary import SummaryTracker, percentile, summarize
-from siray_tui.ui.sync import WatchlistSync
+from siray_tui.core.sync import WatchlistSync
 from tests.ui.fixtures import NOW, every_status, fill_store, make_task, many_tasks
 
 
