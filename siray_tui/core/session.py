@@ -91,7 +91,8 @@ class WatchSession:
             else:
                 source = _NoToken(self.token_problem)
         self.source: TaskSource = source
-        self._on_event = on_event
+        self.on_event = on_event
+        """Called with every event, on the loop's thread (a command may set it later)."""
         self.poller = Poller(
             source,
             policy=policy if policy is not None else settings.poll_policy(),
@@ -225,8 +226,8 @@ class WatchSession:
         return self._downloader
 
     def _emit(self, event: SessionEvent) -> None:
-        if self._on_event is not None:
-            self._on_event(event)
+        if self.on_event is not None:
+            self.on_event(event)
 
     async def settle(self) -> None:
         """Wait for the background writes and reads under way."""

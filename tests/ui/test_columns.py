@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Span
 
+from siray_tui.core.sync import WatchlistSync
 from siray_tui.ui.columns import (
     COLUMNS,
     cell_text,
@@ -19,7 +20,6 @@ from siray_tui.ui.columns import (
     status_style,
 )
 from siray_tui.ui.summary import SummaryTracker, percentile, summarize
-from siray_tui.core.sync import WatchlistSync
 from tests.ui.fixtures import NOW, every_status, fill_store, make_task, many_tasks
 
 
