@@ -26,16 +26,9 @@ from typing import Final, TextIO
 
 from siray_tui.cli.output import print_json_lines, print_tasks, report_warnings
 from siray_tui.config import Settings
+from siray_tui.core import events
 from siray_tui.core.downloads import DownloadResult
 from siray_tui.core.errors import InvalidTaskIdError, SirayError
-from siray_tui.core.events import (
-    AuthFailed,
-    PollFailed,
-    RateLimited,
-    SessionEvent,
-    TaskNotFound,
-    TaskUpdated,
-)
 from siray_tui.core.models import TaskStatus, WatchedTask, validate_task_id
 from siray_tui.core.policy import PollPolicy, TaskSource
 from siray_tui.core.poller import Poller
@@ -87,23 +80,30 @@ def _validate(task_ids: Sequence[str], err: TextIO) -> list[str] | None:
     return None if bad else list(dict.fromkeys(valid))
 
 
-def _session(
+async def _start(
     settings: Settings,
+    ids: Sequence[str],
     source: TaskSource | None,
     store: WatchlistStore | None,
     err: TextIO,
     policy: PollPolicy | None = None,
-) -> WatchSession | None:
-    """The session for one command, or None after saying why it cannot poll (no token
-    for a real API: how to set one; an unusable token)."""
+) -> tuple[WatchSession, dict[str, WatchedTask]] | None:
+    """The session for one command and the watchlist (``ids`` added when missing), or
+    None after saying why not: no token for a real API (how to set one), an unusable
+    token, an unusable watchlist."""
     if source is None and settings.token_problem is not None:
         _fail(err, settings.token_problem)
         return None
     try:
-        return WatchSession(settings, store=store, source=source, policy=policy)
+        session = WatchSession(settings, store=store, source=source, policy=policy)
     except SirayError as exc:
         _fail(err, str(exc))
         return None
+    tasks = _load(session.store, ids, err)
+    if tasks is None:
+        await session.aclose()
+        return None
+    return session, tasks
 
 
 def _load(store: WatchlistStore, ids: Sequence[str], err: TextIO) -> dict[str, WatchedTask] | None:
@@ -193,13 +193,11 @@ async def run_status(
     if ids is None:
         return EXIT_ERROR
     policy = settings.poll_policy(backoff_base=retry_backoff)
-    session = _session(settings, source, store, err, policy)
-    if session is None:
+    started = await _start(settings, ids, source, store, err, policy)
+    if started is None:
         return EXIT_ERROR
+    session, tasks = started
     try:
-        tasks = _load(session.store, ids, err)
-        if tasks is None:
-            return EXIT_ERROR
         wanted = ids or list(tasks)
         if not wanted:
             err.write("siray-tui: nothing to query: the watchlist is empty\n")
@@ -246,7 +244,7 @@ async def _status_round(
     clock = session.clock
     deadline = clock.monotonic() + give_up_after
 
-    def on_rate_limited(event: RateLimited) -> None:
+    def on_rate_limited(event: events.RateLimited) -> None:
         outcome.rate_limited = True
         pause = max(0.0, event.until - clock.now())
         if clock.monotonic() + pause > deadline:
@@ -260,21 +258,21 @@ async def _status_round(
         err.write(f"siray-tui: rate-limited, retrying in {format_duration(math.ceil(pause))}\n")
         err.flush()
 
-    def on_event(event: SessionEvent) -> None:
-        if isinstance(event, AuthFailed):
+    def on_event(event: events.SessionEvent) -> None:
+        if isinstance(event, events.AuthFailed):
             outcome.auth_error = event.message
             pending.clear()
-        elif isinstance(event, RateLimited):
+        elif isinstance(event, events.RateLimited):
             on_rate_limited(event)
             return
-        elif isinstance(event, PollFailed) and event.attempt < STATUS_ATTEMPTS:
+        elif isinstance(event, events.PollFailed) and event.attempt < STATUS_ATTEMPTS:
             return  # the poller tries again after its backoff
-        elif isinstance(event, TaskUpdated | PollFailed | TaskNotFound):
+        elif isinstance(event, events.TaskUpdated | events.PollFailed | events.TaskNotFound):
             task_id = event.task.task_id
             outcome.answered.add(task_id)
-            if isinstance(event, PollFailed):
+            if isinstance(event, events.PollFailed):
                 outcome.errors[task_id] = event.error
-            elif isinstance(event, TaskNotFound):
+            elif isinstance(event, events.TaskNotFound):
                 outcome.errors[task_id] = "not found"
             pending.discard(task_id)
         if not pending:
@@ -342,13 +340,11 @@ async def run_wait(
         return EXIT_ERROR
     if timeout is not None and timeout < 0:
         return _fail(err, f"--timeout must not be negative, got {timeout:g}")
-    session = _session(settings, source, store, err)
-    if session is None:
+    started = await _start(settings, ids, source, store, err)
+    if started is None:
         return EXIT_ERROR
+    session, tasks = started
     try:
-        tasks = _load(session.store, ids, err)
-        if tasks is None:
-            return EXIT_ERROR
         if ids:
             waited = [tasks[i] for i in ids]
         else:
@@ -396,15 +392,15 @@ class _Waiter:
         self.download_failed = False
         session.watch(tasks, copied=True)
 
-    def _on(self, event: SessionEvent) -> None:
-        if isinstance(event, AuthFailed):
+    def _on(self, event: events.SessionEvent) -> None:
+        if isinstance(event, events.AuthFailed):
             self.outcome.auth_error = event.message
             self.outcome.done.set()
             return
-        if isinstance(event, TaskNotFound):
+        if isinstance(event, events.TaskNotFound):
             self.outcome.errors[event.task.task_id] = "not found"
             self._ended(event.task)
-        elif isinstance(event, TaskUpdated) and event.task.is_final:
+        elif isinstance(event, events.TaskUpdated) and event.task.is_final:
             self._ended(event.task)
 
     def _ended(self, task: WatchedTask) -> None:
