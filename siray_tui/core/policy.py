@@ -1,5 +1,6 @@
-"""How hard the poller may poll (:class:`PollPolicy`, :class:`RateWindow`) and what it
-talks to (:class:`TaskSource`, :class:`ObservationSink`)."""
+"""How hard the poller may poll (:class:`PollPolicy`, :class:`RateWindow`), how hard it
+did (:class:`RequestCounter`), and what it talks to (:class:`TaskSource`,
+:class:`ObservationSink`)."""
 
 from __future__ import annotations
 
