@@ -20,8 +20,11 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from siray_tui.core.client import DEFAULT_BASE_URL, DEFAULT_DEADLINE, check_base_url
+from siray_tui.core.client import DEFAULT_BASE_URL, DEFAULT_DEADLINE, SirayClient, check_base_url
+from siray_tui.core.clock import Clock
+from siray_tui.core.downloads import Downloader
 from siray_tui.core.errors import ConfigError
+from siray_tui.core.policy import PollPolicy
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import host_scope, is_loopback_host
 
@@ -34,6 +37,7 @@ MAX_CONCURRENCY: Final = 64
 MIN_RATE: Final = 0.1
 MAX_RATE: Final = 1000.0
 MAX_DEADLINE: Final = 3600.0
+LOOPBACK_TOKEN: Final = "demo"  # noqa: S105 - the simulator on loopback takes any non-empty token
 
 # config.toml key -> (environment variable or None, type)
 _KEYS: Final[dict[str, tuple[str | None, type]]] = {
@@ -108,6 +112,60 @@ class Settings:
         Output URLs at such addresses are refused unless the API itself is at one.
         """
         return host_scope(urlsplit(self.base_url).hostname or "")
+
+    @property
+    def api_token(self) -> Secret | None:
+        """The token requests carry: the configured one, else a dummy on loopback (the
+        simulator, which takes any token, so ``--demo`` and local tests need no setup),
+        else None. The one token rule: every client comes from :meth:`make_client`."""
+        if self.token:
+            return self.token
+        return Secret(LOOPBACK_TOKEN) if self.allow_loopback_http else None
+
+    @property
+    def token_problem(self) -> str | None:
+        """Why no client can be made (no token for a real API), in one line, or None."""
+        if self.api_token is not None:
+            return None
+        return (
+            "no API token: set SIRAY_API_TOKEN (export SIRAY_API_TOKEN=...), "
+            f'or put token = "..." in {self.config_path}'
+        )
+
+    def make_client(self, clock: Clock | None = None) -> SirayClient:
+        """The API client for these settings.
+
+        Raises:
+            ConfigError: no token (see :attr:`token_problem`), or an unusable one.
+        """
+        problem = self.token_problem
+        if problem is not None:
+            raise ConfigError(problem)
+        return SirayClient(
+            self.base_url,
+            self.api_token,
+            insecure=self.insecure,
+            deadline=self.request_deadline,
+            clock=clock,
+        )
+
+    def make_downloader(self) -> Downloader:
+        """The downloader: into ``download_dir``, with the size cap and the URL policy
+        (loopback http only for the demo and tests; a private address only when the API
+        itself is at one). It never needs, nor sends, the token."""
+        return Downloader(
+            self.download_dir,
+            allow_loopback_http=self.allow_loopback_http,
+            allow_scope=self.output_scope,
+            max_bytes=self.max_download_bytes,
+        )
+
+    def poll_policy(self, **changes: Any) -> PollPolicy:
+        """How hard to poll: interval, concurrency and rate from the settings (``changes``
+        override other PollPolicy fields, e.g. ``status``'s short backoff)."""
+        return PollPolicy(
+            interval=self.interval, concurrency=self.concurrency, rate=self.rate, **changes
+        )
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (the demo swaps base URL and directories)."""

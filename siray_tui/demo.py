@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from siray_tui.config import Settings
+from siray_tui.config import LOOPBACK_TOKEN, Settings
 from siray_tui.core.models import StatusChange, TaskKind, TaskState, WatchedTask
 from siray_tui.core.secret import Secret
 from siray_tui.core.store import Watchlist, WatchlistStore
@@ -37,7 +37,7 @@ from siray_tui.sim.server import StopOnExit
 
 logger = logging.getLogger(__name__)
 
-DEMO_TOKEN: Final = "demo"  # noqa: S105 (the simulator's, not a secret)
+DEMO_TOKEN: Final = LOOPBACK_TOKEN  # the one a session on loopback sends without a token
 DEMO_SEED: Final = 7
 NOT_FOUND_ID: Final = "image_0000deadbeef404"
 LABELS: Final = ("product shot", "hero banner", "night clip", "thumbnail", "storyboard")

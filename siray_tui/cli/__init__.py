@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from siray_tui import __version__
 from siray_tui.config import LOG_LEVELS, Settings, load_settings, setup_logging
@@ -82,11 +82,31 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
+_Arg = tuple[str, dict[str, Any]]
+"""One argument of a command: its name and ``add_argument``'s keywords."""
+
+
+def _arg(name: str, **options: Any) -> _Arg:
+    return name, options
+
+
+def _ids(nargs: str) -> _Arg:
+    return _arg("ids", nargs=nargs, metavar="ID")
+
+
+def _switch(name: str, help_text: str) -> _Arg:
+    return _arg(name, action="store_true", help=help_text)
+
+
+_JSON_LINES: Final = _switch("--json", "one JSON object per line")
+
+
 def _add_command(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
     help_text: str,
     examples: str,
+    *arguments: _Arg,
 ) -> argparse.ArgumentParser:
     parser = commands.add_parser(
         name,
@@ -96,6 +116,8 @@ def _add_command(
         formatter_class=_Formatter,
     )
     _global_options(parser, suppress=True)
+    for argument, options in arguments:
+        parser.add_argument(argument, **options)
     return parser
 
 
@@ -141,57 +163,52 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--label", default="", help="a label shown instead of the ID")
 
-    remove = _add_command(
+    _add_command(
         commands,
         "remove",
         "remove task IDs from the watchlist",
         "  siray-tui remove image_a8813a4b4c9\n",
+        _ids("+"),
     )
-    remove.add_argument("ids", nargs="+", metavar="ID")
-
-    clear = _add_command(
+    _add_command(
         commands,
         "clear",
         "remove every finished (SUCCESS or FAILURE) task",
         "  siray-tui clear --finished\n",
+        _switch("--finished", "required: what to clear"),
     )
-    clear.add_argument("--finished", action="store_true", help="required: what to clear")
-
-    listing = _add_command(
+    _add_command(
         commands,
         "list",
         "show the watchlist with the last known states (no network)",
         "  siray-tui list\n  siray-tui list --json | jq .status\n",
+        _JSON_LINES,
     )
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
-
-    status = _add_command(
+    _add_command(
         commands,
         "status",
         "query tasks now, store and print their states",
         "  siray-tui status image_a8813a4b4c9 --json\n",
+        _ids("+"),
+        _JSON_LINES,
     )
-    status.add_argument("ids", nargs="+", metavar="ID")
-    status.add_argument("--json", action="store_true", help="one JSON object per line")
-
-    wait = _add_command(
+    _add_command(
         commands,
         "wait",
         "poll until every task is final (the whole unfinished watchlist without IDs)",
         "  siray-tui wait --timeout 900\n  siray-tui wait video_69196faf --json\n",
+        _ids("*"),
+        _arg("--timeout", type=float, metavar="S", help="give up after S seconds"),
+        _switch("--json", "a JSON line per task as it ends"),
     )
-    wait.add_argument("ids", nargs="*", metavar="ID")
-    wait.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
-    wait.add_argument("--json", action="store_true", help="a JSON line per task as it ends")
-
-    download = _add_command(
+    _add_command(
         commands,
         "download",
         "download the outputs of SUCCESS tasks",
         "  siray-tui download image_a8813a4b4c9 --dir ./renders\n",
+        _ids("+"),
+        _arg("--dir", metavar="D", help="folder (default: the download dir)"),
     )
-    download.add_argument("ids", nargs="+", metavar="ID")
-    download.add_argument("--dir", metavar="D", help="folder (default: the download dir)")
 
     simulate = _add_command(
         commands,

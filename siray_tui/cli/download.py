@@ -15,11 +15,10 @@ from siray_tui.cli.ids import split_ids
 from siray_tui.cli.output import plural
 from siray_tui.config import Settings
 from siray_tui.core.client import SirayClient
-from siray_tui.core.downloads import Downloader, DownloadProgress, DownloadResult
+from siray_tui.core.downloads import DownloadProgress, DownloadResult
 from siray_tui.core.errors import ApiError, InvalidTaskIdError, SirayError
 from siray_tui.core.models import TaskKind, TaskStatus, WatchedTask, validate_task_id
-from siray_tui.core.secret import Secret
-from siray_tui.core.store import WatchlistStore
+from siray_tui.core.session import WatchSession
 from siray_tui.core.text import first_line
 
 EXIT_OK = 0
@@ -119,32 +118,17 @@ async def run_download(
     watchlist are fetched: output URLs need no token, and a lookup would only be refused.
     """
     target = Path(directory).expanduser() if directory else settings.download_dir  # noqa: ASYNC240
-    store = WatchlistStore(settings.data_dir)
-    known = store.load().tasks
-    token = settings.token
-    if token is None and settings.allow_loopback_http:
-        token = Secret("demo")  # the simulator accepts any token
+    session = WatchSession(settings.with_overrides(download_dir=target))
+    known = session.store.load().tasks
     failed = 0
     results: list[DownloadResult] = []
     progress = _ProgressLine(err)
-    async with (
-        SirayClient(
-            settings.base_url,
-            token,
-            insecure=settings.insecure,
-            deadline=settings.request_deadline,
-        ) as client,
-        Downloader(
-            target,
-            allow_loopback_http=settings.allow_loopback_http,
-            allow_scope=settings.output_scope,
-            max_bytes=settings.max_download_bytes,
-        ) as downloader,
-    ):
+    downloader = session.downloader
+    try:
         for task_id in split_ids(ids):
             try:
                 validate_task_id(task_id)
-                urls = await _outputs_of(task_id, known.get(task_id), client if token else None)
+                urls = await _outputs_of(task_id, known.get(task_id), session.client)
             except (InvalidTaskIdError, ApiError, _NothingToDownload) as exc:
                 failed += 1
                 err.write(f"siray-tui: {task_id}: {exc}\n")
@@ -156,5 +140,7 @@ async def run_download(
                 progress.result(result)
                 results.append(result)
                 failed += result.status == "failed"
+    finally:
+        await session.aclose()
     out.write(_summary(results, target))
     return EXIT_FAILED if failed else EXIT_OK

@@ -1,6 +1,7 @@
 """The headless commands that talk to the API: ``status`` and ``wait``.
 
-Both drive the same :class:`~siray_tui.core.poller.Poller` the dashboard uses, so the
+Both drive the same :class:`~siray_tui.core.session.WatchSession` (and so the same
+:class:`~siray_tui.core.poller.Poller`) the dashboard uses, so the
 command line gets the same rate cap, backoff, 429 handling, auto-kind fallback and
 coalesced watchlist writes, and a script that runs ``wait`` over a batch of 200 never
 polls harder than the dashboard would. ``status`` is one refresh round of the given IDs
@@ -25,24 +26,14 @@ from typing import Final, TextIO
 
 from siray_tui.cli.output import print_json_lines, print_tasks, report_warnings
 from siray_tui.config import Settings
-from siray_tui.core.client import SirayClient
-from siray_tui.core.clock import Clock, SystemClock
-from siray_tui.core.downloads import Downloader, DownloadResult
+from siray_tui.core import events
+from siray_tui.core.downloads import DownloadResult
 from siray_tui.core.errors import InvalidTaskIdError, SirayError
 from siray_tui.core.models import TaskStatus, WatchedTask, validate_task_id
-from siray_tui.core.poller import (
-    AuthFailed,
-    Poller,
-    PollerEvent,
-    PollFailed,
-    PollPolicy,
-    RateLimited,
-    TaskNotFound,
-    TaskSource,
-    TaskUpdated,
-)
+from siray_tui.core.policy import PollPolicy, TaskSource
+from siray_tui.core.poller import Poller
 from siray_tui.core.report import format_duration, status_text
-from siray_tui.core.secret import Secret
+from siray_tui.core.session import WatchSession
 from siray_tui.core.store import WatchlistStore
 from siray_tui.core.text import first_line
 
@@ -56,7 +47,6 @@ STATUS_RETRY_BACKOFF: Final = 0.5  # seconds before the second try; doubles afte
 STATUS_GIVE_UP: Final = 60.0  # seconds status waits out 429s (or anything) before exit 2
 PROGRESS_EVERY_TTY: Final = 1.0
 PROGRESS_EVERY_PLAIN: Final = 5.0
-DEMO_TOKEN: Final = "demo"  # noqa: S105 - the simulator on loopback accepts any non-empty token
 
 # The order a person reads a batch in: waiting, running, done, broken.
 _STATUS_ORDER: Final = (
@@ -90,32 +80,30 @@ def _validate(task_ids: Sequence[str], err: TextIO) -> list[str] | None:
     return None if bad else list(dict.fromkeys(valid))
 
 
-def _build_client(settings: Settings, err: TextIO) -> SirayClient | None:
-    """A client for the configured API, or None after saying how to set the token.
-
-    On loopback the base URL is the simulator, which takes any token, so a dummy one
-    keeps ``--demo`` and local testing free of setup.
-    """
-    token = settings.token
-    if not token:
-        if not settings.allow_loopback_http:
-            _fail(
-                err,
-                "no API token: set SIRAY_API_TOKEN (export SIRAY_API_TOKEN=...), "
-                f'or put token = "..." in {settings.config_path}',
-            )
-            return None
-        token = Secret(DEMO_TOKEN)
+async def _start(
+    settings: Settings,
+    ids: Sequence[str],
+    source: TaskSource | None,
+    store: WatchlistStore | None,
+    err: TextIO,
+    policy: PollPolicy | None = None,
+) -> tuple[WatchSession, dict[str, WatchedTask]] | None:
+    """The session for one command and the watchlist (``ids`` added when missing), or
+    None after saying why not: no token for a real API (how to set one), an unusable
+    token, an unusable watchlist."""
+    if source is None and settings.token_problem is not None:
+        _fail(err, settings.token_problem)
+        return None
     try:
-        return SirayClient(
-            settings.base_url,
-            token,
-            insecure=settings.insecure,
-            deadline=settings.request_deadline,
-        )
+        session = WatchSession(settings, store=store, source=source, policy=policy)
     except SirayError as exc:
         _fail(err, str(exc))
         return None
+    tasks = _load(session.store, ids, err)
+    if tasks is None:
+        await session.aclose()
+        return None
+    return session, tasks
 
 
 def _load(store: WatchlistStore, ids: Sequence[str], err: TextIO) -> dict[str, WatchedTask] | None:
@@ -135,15 +123,6 @@ def _load(store: WatchlistStore, ids: Sequence[str], err: TextIO) -> dict[str, W
     finally:
         report_warnings(store, err)
     return dict(watchlist.tasks)
-
-
-def _policy(settings: Settings, backoff_base: float | None = None) -> PollPolicy:
-    policy = PollPolicy(
-        interval=settings.interval, concurrency=settings.concurrency, rate=settings.rate
-    )
-    if backoff_base is None:
-        return policy
-    return dataclasses.replace(policy, backoff_base=backoff_base)
 
 
 @dataclass
@@ -172,17 +151,6 @@ async def _run_until(poller: Poller, done: asyncio.Event, limit: float | None = 
         poller.stop()
         await runner
     return True
-
-
-def _with_source(
-    settings: Settings,
-    source: TaskSource | None,
-    err: TextIO,
-) -> tuple[TaskSource | None, SirayClient | None]:
-    if source is not None:
-        return source, None
-    client = _build_client(settings, err)
-    return client, client
 
 
 async def run_status(
@@ -224,29 +192,24 @@ async def run_status(
     ids = _validate(task_ids, err)
     if ids is None:
         return EXIT_ERROR
-    api, client = _with_source(settings, source, err)
-    if api is None:
+    policy = settings.poll_policy(backoff_base=retry_backoff)
+    started = await _start(settings, ids, source, store, err, policy)
+    if started is None:
         return EXIT_ERROR
+    session, tasks = started
     try:
-        store = store if store is not None else WatchlistStore(settings.data_dir)
-        tasks = _load(store, ids, err)
-        if tasks is None:
-            return EXIT_ERROR
         wanted = ids or list(tasks)
         if not wanted:
             err.write("siray-tui: nothing to query: the watchlist is empty\n")
             return EXIT_OK
-        clock = SystemClock()
         queried = [tasks[i] for i in wanted]
-        limits = _StatusLimits(give_up_after, retry_backoff)
-        poller, outcome = await _status_round(api, store, clock, settings, queried, limits, err)
-        report_warnings(store, err)
+        outcome = await _status_round(session, queried, give_up_after, err)
+        report_warnings(session.store, err)
     finally:
-        if client is not None:
-            await client.aclose()
+        await session.aclose()
 
-    now = clock.now()
-    shown = [_with_error(poller.tasks[i], outcome) for i in wanted]
+    now = session.clock.now()
+    shown = [_with_error(session.tasks[i], outcome) for i in wanted]
     if json_output:
         print_json_lines(shown, now, out)
     else:
@@ -266,24 +229,11 @@ async def run_status(
     return EXIT_OK
 
 
-@dataclass(frozen=True)
-class _StatusLimits:
-    """How long ``status`` may take: its whole budget and its retry backoff."""
-
-    give_up_after: float
-    retry_backoff: float
-
-
 async def _status_round(
-    source: TaskSource,
-    store: WatchlistStore,
-    clock: Clock,
-    settings: Settings,
-    tasks: list[WatchedTask],
-    limits: _StatusLimits,
-    err: TextIO,
-) -> tuple[Poller, _Outcome]:
-    """Poll each task once (an auto ID may take two requests), within ``limits``.
+    session: WatchSession, tasks: list[WatchedTask], give_up_after: float, err: TextIO
+) -> _Outcome:
+    """Poll each task once (an auto ID may take two requests), within ``give_up_after``
+    seconds (the session's policy holds the retry backoff).
 
     A transient failure is retried by the poller's own backoff until the last try,
     whose error is the answer. A 429 is waited out, and said on ``err``, unless the
@@ -291,15 +241,16 @@ async def _status_round(
     """
     outcome = _Outcome()
     pending = {task.task_id for task in tasks}
-    deadline = clock.monotonic() + limits.give_up_after
+    clock = session.clock
+    deadline = clock.monotonic() + give_up_after
 
-    def on_rate_limited(event: RateLimited) -> None:
+    def on_rate_limited(event: events.RateLimited) -> None:
         outcome.rate_limited = True
         pause = max(0.0, event.until - clock.now())
         if clock.monotonic() + pause > deadline:
             outcome.gave_up = (
                 f"rate-limited by the API: next try in {format_duration(math.ceil(pause))}, "
-                f"after the {format_duration(limits.give_up_after)} limit; "
+                f"after the {format_duration(give_up_after)} limit; "
                 f"gave up with {_count(pending)} unanswered"
             )
             outcome.done.set()
@@ -307,38 +258,37 @@ async def _status_round(
         err.write(f"siray-tui: rate-limited, retrying in {format_duration(math.ceil(pause))}\n")
         err.flush()
 
-    def on_event(event: PollerEvent) -> None:
-        if isinstance(event, AuthFailed):
+    def on_event(event: events.SessionEvent) -> None:
+        if isinstance(event, events.AuthFailed):
             outcome.auth_error = event.message
             pending.clear()
-        elif isinstance(event, RateLimited):
+        elif isinstance(event, events.RateLimited):
             on_rate_limited(event)
             return
-        elif isinstance(event, PollFailed) and event.attempt < STATUS_ATTEMPTS:
+        elif isinstance(event, events.PollFailed) and event.attempt < STATUS_ATTEMPTS:
             return  # the poller tries again after its backoff
-        elif isinstance(event, TaskUpdated | PollFailed | TaskNotFound):
+        elif isinstance(event, events.TaskUpdated | events.PollFailed | events.TaskNotFound):
             task_id = event.task.task_id
             outcome.answered.add(task_id)
-            if isinstance(event, PollFailed):
+            if isinstance(event, events.PollFailed):
                 outcome.errors[task_id] = event.error
-            elif isinstance(event, TaskNotFound):
+            elif isinstance(event, events.TaskNotFound):
                 outcome.errors[task_id] = "not found"
             pending.discard(task_id)
         if not pending:
             outcome.done.set()
 
-    policy = _policy(settings, backoff_base=limits.retry_backoff)
-    poller = Poller(source, policy=policy, store=store, clock=clock, on_event=on_event)
-    poller.add(tasks)
-    poller.refresh(pending)
-    finished = await _run_until(poller, outcome.done, limits.give_up_after)
+    session.on_event = on_event
+    session.watch(tasks, copied=True)
+    session.poller.refresh(pending)
+    finished = await _run_until(session.poller, outcome.done, give_up_after)
     if not finished and pending and outcome.gave_up is None:
         why = "rate-limited by the API" if outcome.rate_limited else "no answer in time"
         outcome.gave_up = (
-            f"{why}: gave up after {format_duration(limits.give_up_after)} "
+            f"{why}: gave up after {format_duration(give_up_after)} "
             f"with {_count(pending)} unanswered"
         )
-    return poller, outcome
+    return outcome
 
 
 def _count(task_ids: set[str]) -> str:
@@ -390,14 +340,11 @@ async def run_wait(
         return EXIT_ERROR
     if timeout is not None and timeout < 0:
         return _fail(err, f"--timeout must not be negative, got {timeout:g}")
-    api, client = _with_source(settings, source, err)
-    if api is None:
+    started = await _start(settings, ids, source, store, err)
+    if started is None:
         return EXIT_ERROR
+    session, tasks = started
     try:
-        store = store if store is not None else WatchlistStore(settings.data_dir)
-        tasks = _load(store, ids, err)
-        if tasks is None:
-            return EXIT_ERROR
         if ids:
             waited = [tasks[i] for i in ids]
         else:
@@ -405,13 +352,12 @@ async def run_wait(
             if not waited:
                 err.write("siray-tui: nothing to wait for: no unfinished task on the watchlist\n")
                 return EXIT_OK
-        waiter = _Waiter(api, store, settings, waited, json_output, out, err)
+        waiter = _Waiter(session, waited, json_output, out, err)
         code = await waiter.wait(timeout)
-        report_warnings(store, err)
+        report_warnings(session.store, err)
         return code
     finally:
-        if client is not None:
-            await client.aclose()
+        await session.aclose()
 
 
 class _Waiter:
@@ -419,45 +365,42 @@ class _Waiter:
 
     def __init__(
         self,
-        source: TaskSource,
-        store: WatchlistStore,
-        settings: Settings,
+        session: WatchSession,
         tasks: list[WatchedTask],
         json_output: bool,
         out: TextIO,
         err: TextIO,
     ) -> None:
-        self.clock = SystemClock()
+        self.session = session
+        self.clock = session.clock
         self.order = [task.task_id for task in tasks]
         self.json_output = json_output
         self.out = out
         self.err = err
         self.tty = _is_tty(err)
         self.printed: set[str] = set()
-        self.poller = Poller(
-            source, policy=_policy(settings), store=store, clock=self.clock, on_event=self._on
-        )
+        self.poller = session.poller
+        session.on_event = self._on
         self.outcome = _Outcome()
         self.pending = {t.task_id for t in tasks if not t.is_final}
         self.outcome.answered = {t.task_id for t in tasks if t.is_final}
         self.retry_not_found = [t.task_id for t in tasks if t.not_found]
         self.started = self.clock.monotonic()
         self.progress_width = 0
-        self.settings = settings
-        self.downloader: Downloader | None = None
+        self.settings = session.settings
         self.downloads: list[asyncio.Task[list[DownloadResult]]] = []
         self.download_failed = False
-        self.poller.add(tasks)
+        session.watch(tasks, copied=True)
 
-    def _on(self, event: PollerEvent) -> None:
-        if isinstance(event, AuthFailed):
+    def _on(self, event: events.SessionEvent) -> None:
+        if isinstance(event, events.AuthFailed):
             self.outcome.auth_error = event.message
             self.outcome.done.set()
             return
-        if isinstance(event, TaskNotFound):
+        if isinstance(event, events.TaskNotFound):
             self.outcome.errors[event.task.task_id] = "not found"
             self._ended(event.task)
-        elif isinstance(event, TaskUpdated) and event.task.is_final:
+        elif isinstance(event, events.TaskUpdated) and event.task.is_final:
             self._ended(event.task)
 
     def _ended(self, task: WatchedTask) -> None:
@@ -497,32 +440,20 @@ class _Waiter:
         """``--auto-download``: fetch a task's outputs as soon as it succeeds."""
         if not urls:
             return
-        if self.downloader is None:
-            self.downloader = Downloader(
-                self.settings.download_dir,
-                allow_loopback_http=self.settings.allow_loopback_http,
-                allow_scope=self.settings.output_scope,
-                max_bytes=self.settings.max_download_bytes,
-            )
-        job = self.downloader.download_task(task_id, urls)
+        job = self.session.downloader.download_task(task_id, urls)
         self.downloads.append(asyncio.create_task(job, name=f"download-{task_id}"))
 
     async def _finish_downloads(self) -> None:
-        if self.downloader is None:
-            return
-        try:
-            for results in await asyncio.gather(*self.downloads):
-                for result in results:
-                    if result.status == "failed":
-                        self.download_failed = True
-                        self.err.write(
-                            f"siray-tui: download failed: {result.task_id} "
-                            f"#{result.index}: {result.error}\n"
-                        )
-                    else:
-                        self.err.write(f"downloaded {result.path}\n")
-        finally:
-            await self.downloader.aclose()
+        for results in await asyncio.gather(*self.downloads):
+            for result in results:
+                if result.status == "failed":
+                    self.download_failed = True
+                    self.err.write(
+                        f"siray-tui: download failed: {result.task_id} "
+                        f"#{result.index}: {result.error}\n"
+                    )
+                else:
+                    self.err.write(f"downloaded {result.path}\n")
 
     async def _tick(self) -> None:
         step = PROGRESS_EVERY_TTY if self.tty else PROGRESS_EVERY_PLAIN

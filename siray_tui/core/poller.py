@@ -36,11 +36,9 @@ import itertools
 import logging
 import math
 import random
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import Final
 
 from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.errors import (
@@ -50,7 +48,24 @@ from siray_tui.core.errors import (
     RateLimitedError,
     TransportError,
 )
-from siray_tui.core.models import TaskKind, TaskState, TaskStatus, WatchedTask
+from siray_tui.core.events import (
+    AuthFailed,
+    PollerEvent,
+    PollerStats,
+    PollFailed,
+    PollingStateChanged,
+    RateLimited,
+    TaskNotFound,
+    TaskUpdated,
+)
+from siray_tui.core.models import TaskKind, TaskState, WatchedTask
+from siray_tui.core.policy import (
+    ObservationSink,
+    PollPolicy,
+    RateWindow,
+    RequestCounter,
+    TaskSource,
+)
 from siray_tui.core.text import first_line
 
 logger = logging.getLogger(__name__)
@@ -60,207 +75,11 @@ RATE_LIMIT_BACKOFF_CAP: Final = 120.0
 # A Retry-After shorter than this (0, or a date already past) is no usable hint: obeyed
 # literally against a server that answers 429 to everything, it is a hot loop.
 RATE_LIMIT_MIN_PAUSE: Final = 0.25
-REQUEST_RATE_WINDOW: Final = 10  # seconds over which PollerStats.request_rate is measured
 NOT_FOUND_MESSAGE: Final = "not found"
 _ERROR_LIMIT: Final = 200
 
 
-@dataclass(frozen=True)
-class PollPolicy:
-    """How often and how hard to poll.
-
-    Attributes:
-        interval: seconds between two polls of one unfinished task.
-        concurrency: requests in flight at most.
-        rate: requests started per second at most, across all tasks.
-        jitter: the interval varies by this fraction either way (0.1 is +/-10%).
-        backoff_base: first delay after a task's poll fails; it doubles per failure.
-        backoff_cap: the longest a failing task waits between tries.
-        persist_every: the most often observations are written to the store.
-    """
-
-    interval: float = 4.0
-    concurrency: int = 8
-    rate: float = 10.0
-    jitter: float = 0.1
-    backoff_base: float = 2.0
-    backoff_cap: float = 60.0
-    persist_every: float = 1.0
-
-    def __post_init__(self) -> None:
-        # A zero interval or rate would make the scheduler spin; refuse it at the source.
-        if not (math.isfinite(self.interval) and self.interval > 0):
-            raise ValueError(f"interval must be a positive number, got {self.interval!r}")
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {self.concurrency!r}")
-        if not (math.isfinite(self.rate) and self.rate > 0):
-            raise ValueError(f"rate must be a positive number, got {self.rate!r}")
-        if not 0 <= self.jitter < 1:
-            raise ValueError(f"jitter must be within [0, 1), got {self.jitter!r}")
-        if not (self.backoff_base > 0 and self.backoff_cap >= self.backoff_base):
-            raise ValueError("backoff_base must be positive and backoff_cap at least as large")
-        if not (math.isfinite(self.persist_every) and self.persist_every >= 0):
-            raise ValueError(f"persist_every must be >= 0, got {self.persist_every!r}")
-
-
-class TaskSource(Protocol):
-    """Where task states come from; :class:`~siray_tui.core.client.SirayClient` is one."""
-
-    async def get_task(self, task_id: str, kind: TaskKind) -> TaskState: ...
-
-
-class ObservationSink(Protocol):
-    """Where observations are persisted; ``WatchlistStore`` is one.
-
-    ``update`` merges the given tasks' observed state into the stored watchlist (never
-    adding back a task that was removed there) and may block on file I/O: the poller
-    calls it in a worker thread.
-    """
-
-    def update(self, tasks: Iterable[WatchedTask]) -> None: ...
-
-
-# -- events ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TaskUpdated:
-    """A poll answered; sent for every good answer, since progress moves within a status.
-
-    Attributes:
-        task: a copy of the task after the answer was recorded.
-        previous_status: the status before this answer, None for the first answer.
-        status_changed: whether the status differs from the one before.
-    """
-
-    task: WatchedTask
-    previous_status: TaskStatus | None
-    status_changed: bool
-
-
-@dataclass(frozen=True)
-class PollFailed:
-    """A poll of one task failed in a way that may pass; the task backs off.
-
-    Attributes:
-        task: a copy of the task, its ``last_error`` set and its last good state kept.
-        error: the one-line reason.
-        retry_at: wall-clock time (Unix seconds) of the next try.
-        attempt: how many polls in a row have failed.
-        unreachable: no answer came at all (the connection failed or timed out), as
-            opposed to a bad answer: the server may be down, or the network.
-    """
-
-    task: WatchedTask
-    error: str
-    retry_at: float
-    attempt: int
-    unreachable: bool = False
-
-
-@dataclass(frozen=True)
-class TaskNotFound:
-    """Every endpoint to try answered 404; the task is no longer polled (until refreshed).
-
-    Attributes:
-        task: a copy of the task, ``not_found`` set.
-    """
-
-    task: WatchedTask
-
-
-@dataclass(frozen=True)
-class AuthFailed:
-    """The API rejected the token; all polling stopped. Sent once, not once per task.
-
-    Attributes:
-        message: the one-line reason from the API.
-    """
-
-    message: str
-
-
-@dataclass(frozen=True)
-class RateLimited:
-    """The API answered 429; every task waits. Sent once per episode.
-
-    Attributes:
-        until: wall-clock time (Unix seconds) polling resumes.
-        retry_after: what the server asked for, or None when we chose a backoff.
-    """
-
-    until: float
-    retry_after: float | None
-
-
-@dataclass(frozen=True)
-class PollingStateChanged:
-    """Polling stopped or started again as a whole.
-
-    Attributes:
-        paused: True when no new polls start (paused by the user, or the token was
-            rejected); False when polling resumed.
-        reason: why, for the status bar.
-    """
-
-    paused: bool
-    reason: str
-
-
-PollerEvent = (
-    TaskUpdated | PollFailed | TaskNotFound | AuthFailed | RateLimited | PollingStateChanged
-)
-
-
-@dataclass(frozen=True)
-class PollerStats:
-    """A snapshot of what the poller is doing, for the summary bar.
-
-    Attributes:
-        in_flight: requests sent and not yet answered.
-        polling: tasks still being polled (neither final nor not found).
-        requests_total: requests started since the poller was made.
-        request_rate: requests per second over the last 10 seconds.
-        last_error: the most recent error of any kind, one line.
-        paused: no new polls start (user pause or rejected token).
-        auth_failed: the token was rejected and polling stopped.
-        rate_limited_until: wall-clock end of a 429 pause under way, else None.
-    """
-
-    in_flight: int
-    polling: int
-    requests_total: int
-    request_rate: float
-    last_error: str | None
-    paused: bool
-    auth_failed: bool
-    rate_limited_until: float | None
-
-
 # -- internals ---------------------------------------------------------------------------
-
-
-class _RateWindow:
-    """At most ``limit`` request starts within any sliding ``window`` seconds.
-
-    Stricter than a token bucket: a full bucket plus its refill would let nearly twice
-    ``rate`` through in the first second, and a server counting per second would see
-    that. For a rate below 1/s the window widens so the limit stays a whole request.
-    """
-
-    def __init__(self, rate: float) -> None:
-        self.window = max(1.0, 1.0 / rate)
-        self.limit = max(1, math.floor(rate * self.window + 1e-9))
-        self._starts: deque[float] = deque(maxlen=self.limit)
-
-    def wait(self, now: float) -> float:
-        """Seconds until another request may start (0 when it may start now)."""
-        if len(self._starts) < self.limit:
-            return 0.0
-        return max(0.0, self._starts[0] + self.window - now)
-
-    def record(self, now: float) -> None:
-        self._starts.append(now)
 
 
 _Claim = tuple[WatchedTask, TaskKind, bool]  # a task to poll, its endpoint, forced or not
@@ -315,7 +134,7 @@ class Poller:
         self._refresh_after: set[str] = set()  # refreshed while in flight: poll again after
         self._attempts: dict[str, int] = {}  # consecutive transient failures per task
         self._endpoint: dict[str, int] = {}  # index into endpoints_to_try for auto tasks
-        self._window = _RateWindow(self.policy.rate)
+        self._window = RateWindow(self.policy.rate)
 
         self._paused = False
         self._auth_failed = False
@@ -324,9 +143,7 @@ class Poller:
         self._rate_limit_attempt = 0
         self._last_error: str | None = None
 
-        self._requests_total = 0
-        self._recent: deque[list[int]] = deque()  # [whole second, requests started in it]
-        self._started_at = self._clock.monotonic()
+        self._requests = RequestCounter(self._clock.monotonic())
 
         self._dirty: dict[str, None] = {}  # insertion-ordered set of tasks to persist
         self._persist_due = 0.0
@@ -363,8 +180,8 @@ class Poller:
         return PollerStats(
             in_flight=len(self._in_flight),
             polling=polling,
-            requests_total=self._requests_total,
-            request_rate=self._request_rate(now),
+            requests_total=self._requests.total,
+            request_rate=self._requests.rate(now),
             last_error=self._last_error,
             paused=self.paused,
             auth_failed=self._auth_failed,
@@ -610,7 +427,7 @@ class Poller:
         endpoints = task.kind.endpoints_to_try(task_id)
         kind = endpoints[min(self._endpoint.get(task_id, 0), len(endpoints) - 1)]
         self._window.record(now)
-        self._count_request(now)
+        self._requests.count(now)
         self._in_flight.add(task_id)
         return (task, kind, forced), None
 
@@ -826,22 +643,6 @@ class Poller:
                 logger.exception("on_event callback failed for %s", type(event).__name__)
         if self._queue is not None:
             self._queue.put_nowait(event)
-
-    def _count_request(self, now: float) -> None:
-        self._requests_total += 1
-        second = int(now)
-        if self._recent and self._recent[-1][0] == second:
-            self._recent[-1][1] += 1
-        else:
-            self._recent.append([second, 1])
-            while self._recent and self._recent[0][0] <= second - REQUEST_RATE_WINDOW:
-                self._recent.popleft()
-
-    def _request_rate(self, now: float) -> float:
-        horizon = int(now) - REQUEST_RATE_WINDOW
-        count = sum(n for second, n in self._recent if second > horizon)
-        span = min(float(REQUEST_RATE_WINDOW), max(1.0, now - self._started_at))
-        return count / span
 
     def _mark_dirty(self, task_id: str, now: float) -> None:
         if self._store is None:

@@ -1,8 +1,9 @@
-"""SirayApp: wiring only. It owns the poller, runs it in one worker, and forwards events.
+"""SirayApp: wiring only. It owns the session, runs its poller in one worker, and forwards events.
 
 Everything visible lives in :mod:`siray_tui.ui.screens`; everything that talks to the
-API lives in :mod:`siray_tui.core`. The App builds both, starts the poller in a single
-exclusive async worker, and re-posts each poller event to the dashboard as a message.
+API lives in :mod:`siray_tui.core`, behind one :class:`~siray_tui.core.session.WatchSession`.
+The App builds both, starts the poller in a single exclusive async worker, and posts each
+core event to the dashboard inside one :class:`~siray_tui.ui.messages.PollerMessage`.
 """
 
 from __future__ import annotations
@@ -14,22 +15,15 @@ from textual.app import App
 from textual.theme import Theme
 
 from siray_tui.config import Settings
-from siray_tui.core.client import SirayClient
-from siray_tui.core.clock import Clock, SystemClock
-from siray_tui.core.poller import Poller, PollerEvent, PollPolicy, TaskSource
+from siray_tui.core.clock import Clock
+from siray_tui.core.events import SessionEvent
+from siray_tui.core.policy import TaskSource
+from siray_tui.core.session import DownloaderFactory, WatchSession
 from siray_tui.core.store import WatchlistStore
 from siray_tui.ui.columns import use_light_palette
 from siray_tui.ui.commands import DashboardCommands
-from siray_tui.ui.messages import from_event
-from siray_tui.ui.outputs import DownloaderFactory
+from siray_tui.ui.messages import PollerMessage
 from siray_tui.ui.screens.dashboard import SETUP_HINT, DashboardScreen
-
-
-def token_problem(settings: Settings) -> str | None:
-    """Why the dashboard must not poll (no token for a real API), or None."""
-    if settings.token or settings.allow_loopback_http:
-        return None  # the demo or a local simulator: it answers 401 itself if it wants a token
-    return SETUP_HINT
 
 
 class SirayApp(App[int]):
@@ -38,7 +32,7 @@ class SirayApp(App[int]):
     Args:
         settings: resolved settings.
         store: the watchlist (default: the one in ``settings.data_dir``).
-        source: what the poller asks (default: a SirayClient for ``settings``).
+        source: what the poller asks (default: the client ``settings`` make).
         clock: time for the poller and the durations (tests pass a FakeClock).
         start_polling: run the poller (snapshot tests turn it off).
         downloader_factory: makes the Downloader (tests inject one).
@@ -62,33 +56,23 @@ class SirayApp(App[int]):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.clock: Clock = clock if clock is not None else SystemClock()
-        self.store = store if store is not None else WatchlistStore(settings.data_dir)
-        self._client: SirayClient | None = None
-        if source is None:
-            self._client = SirayClient(
-                settings.base_url,
-                settings.token,
-                insecure=settings.insecure,
-                deadline=settings.request_deadline,
-                clock=self.clock,
-            )
-            source = self._client
-        policy = PollPolicy(settings.interval, settings.concurrency, settings.rate)
-        self.poller = Poller(
-            source, policy=policy, store=self.store, clock=self.clock, on_event=self._forward
+        self.session = WatchSession(
+            settings,
+            store=store,
+            source=source,
+            clock=clock,
+            on_event=self._forward,
+            downloader_factory=downloader_factory,
         )
-        problem = token_problem(settings)
+        self.clock = self.session.clock
+        self.store = self.session.store
+        self.poller = self.session.poller
+        # The dashboard's hint, not the CLI's: here the fix also includes trying --demo.
+        problem = SETUP_HINT if self.session.token_problem else None
         self.start_polling = start_polling and problem is None
         self.sub_title = "demo" if settings.demo else settings.base_url
         self.dashboard = DashboardScreen(
-            settings,
-            self.store,
-            self.poller,
-            self.clock,
-            polling=self.start_polling,
-            token_problem=problem,
-            downloader_factory=downloader_factory,
+            settings, self.session, polling=self.start_polling, token_problem=problem
         )
 
     def on_mount(self) -> None:
@@ -107,8 +91,8 @@ class SirayApp(App[int]):
     async def _run_poller(self) -> None:
         await self.poller.run()
 
-    def _forward(self, event: PollerEvent) -> None:
-        self.dashboard.post_message(from_event(event))
+    def _forward(self, event: SessionEvent) -> None:
+        self.dashboard.post_message(PollerMessage(event))
 
     async def action_quit(self) -> None:
         """Stop polling cleanly (the poller writes what it observed) and exit."""
@@ -118,8 +102,4 @@ class SirayApp(App[int]):
         self.exit(0)
 
     async def on_unmount(self) -> None:
-        actions = getattr(self.dashboard, "actions", None)
-        if actions is not None:
-            await actions.aclose()
-        if self._client is not None:
-            await self._client.aclose()
+        await self.session.aclose()

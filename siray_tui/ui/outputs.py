@@ -14,19 +14,18 @@ import asyncio
 import os
 import sys
 import webbrowser
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from textual.app import App
 
 from siray_tui.config import Settings
-from siray_tui.core.downloads import Downloader, DownloadProgress, DownloadResult
+from siray_tui.core.downloads import DownloadProgress, DownloadResult
 from siray_tui.core.errors import UnsafeUrlError
 from siray_tui.core.models import WatchedTask
+from siray_tui.core.session import WatchSession
 from siray_tui.core.text import check_url, clean_text, first_line
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
-
-DownloaderFactory = Callable[[], Downloader]
 
 _CONSOLE_BROWSERS = frozenset({"www-browser", "links", "elinks", "lynx", "w3m", "links2"})
 
@@ -56,8 +55,8 @@ class OutputActions:
 
     Args:
         app: for notifications, the clipboard and workers.
-        settings: download folder, size cap and whether loopback http is allowed.
-        downloader_factory: makes the one shared Downloader, on first use.
+        settings: download folder and whether loopback http is allowed.
+        session: owns the one shared Downloader (made on first use).
         panel: where download progress is drawn.
     """
 
@@ -65,21 +64,13 @@ class OutputActions:
         self,
         app: App[object],
         settings: Settings,
-        downloader_factory: DownloaderFactory | None,
+        session: WatchSession,
         panel: DownloadsPanel,
     ) -> None:
         self.app = app
         self.settings = settings
-        self._factory = downloader_factory or self._default_downloader
-        self._downloader: Downloader | None = None
+        self.session = session
         self.panel = panel
-
-    def _default_downloader(self) -> Downloader:
-        return Downloader(
-            self.settings.download_dir,
-            allow_loopback_http=self.settings.allow_loopback_http,
-            max_bytes=self.settings.max_download_bytes,
-        )
 
     def checked(self, url: str) -> str | None:
         """``url`` if it is safe to hand out; else None, after saying why."""
@@ -129,13 +120,11 @@ class OutputActions:
         if not self.panel.start(task.task_id, [(i, urls[i - 1]) for i in indexes]):
             self.app.notify(f"{task.task_id} is already downloading", markup=False)
             return []
-        if self._downloader is None:
-            self._downloader = self._factory()
 
         def report(progress: DownloadProgress) -> None:
             self.panel.report(progress)
 
-        downloader = self._downloader
+        downloader = self.session.downloader
         try:
             results = await asyncio.gather(
                 *(downloader.download_one(task.task_id, i, urls[i - 1], report) for i in indexes)
@@ -164,9 +153,3 @@ class OutputActions:
             timeout=15,
             markup=False,
         )
-
-    async def aclose(self) -> None:
-        """Close the downloader's connections."""
-        if self._downloader is not None:
-            await self._downloader.aclose()
-            self._downloader = None

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,12 +204,12 @@ async def test_wait_survives_faults(
 ) -> None:
     # Nearly half the answers fail here: with the real 2 s backoff base, four failures
     # in a row on one task (2+4+8+16 s) would outlast the timeout on a slow machine.
-    policy = polling._policy
+    policy = Settings.poll_policy
 
-    def short_backoff(settings: Settings) -> PollPolicy:
-        return dataclasses.replace(policy(settings), backoff_base=0.1, backoff_cap=1.0)
+    def short_backoff(settings: Settings, **changes: Any) -> PollPolicy:
+        return dataclasses.replace(policy(settings, **changes), backoff_base=0.1, backoff_cap=1.0)
 
-    monkeypatch.setattr(polling, "_policy", short_backoff)
+    monkeypatch.setattr(Settings, "poll_policy", short_backoff)
     faults = Faults(error_rate=0.3, nonjson_rate=0.1, drop_rate=0.1, rate_limit_every=9)
     faults.retry_after = 0.3
     sim = sim_factory(faults=faults)

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.text import Span
 
 from siray_tui.core.columns import COLUMNS, display_status, progress_spec, sort_ids
+from siray_tui.core.sync import WatchlistSync
 from siray_tui.ui.columns import cell_text, matches, row_spec, status_style
 from siray_tui.ui.summary import SummaryTracker, percentile, summarize
-from siray_tui.ui.sync import WatchlistSync
 from tests.ui.fixtures import NOW, every_status, fill_store, make_task, many_tasks
 
 

@@ -457,8 +457,8 @@ async def test_store_written_by_another_process_shows_up(make_app: AppFactory) -
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         WatchlistStore(app.settings.data_dir).add(["video_fromscript1"], label="script")
-        app.dashboard._check_sync()
-        await finish_workers(app)
+        app.session.check_sync()
+        await app.session.settle()
         await pilot.pause()
         assert table(app).tasks["video_fromscript1"].label == "script"
         assert "video_fromscript1" in app.poller.tasks

@@ -1,10 +1,11 @@
 """DashboardScreen: the watchlist table, the summary bar, and every key of README.md.
 
-The App posts the poller's events here as messages (:mod:`siray_tui.ui.messages`); this
-screen stages them in the table, which repaints at most four times a second, and turns
-the ones a person should hear about (a task finishing, a bad token, a 429) into
-notifications and a banner. Changes to the watchlist (add, remove, undo, and those of
-other processes) live in its base class, :class:`WatchlistEdits`.
+The App posts the session's events here, each in one
+:class:`~siray_tui.ui.messages.PollerMessage`; this screen dispatches on the event's class
+(an unknown class is an error), stages updates in the table, which repaints at most four
+times a second, and turns the ones a person should hear about (a task finishing, a bad
+token, a 429) into notifications and a banner. Changes to the watchlist (add, remove,
+undo, and those of other processes) live in its base class, :class:`WatchlistEdits`.
 
 | Key | Action |
 | --- | --- |
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -37,36 +38,40 @@ from textual.content import Content
 from textual.widgets import DataTable, Header, Input
 
 from siray_tui.config import Settings
-from siray_tui.core.clock import Clock
 from siray_tui.core.errors import SirayError
+from siray_tui.core.events import (
+    AuthFailed,
+    PollFailed,
+    PollingStateChanged,
+    RateLimited,
+    SessionEvent,
+    StoreFailed,
+    TaskNotFound,
+    TaskUpdated,
+    WatchlistChanged,
+)
 from siray_tui.core.models import TaskStatus, WatchedTask
-from siray_tui.core.poller import Poller
 from siray_tui.core.report import format_duration
-from siray_tui.core.store import WatchlistStore
+from siray_tui.core.session import WatchSession
 from siray_tui.core.text import clean_text, first_line
-from siray_tui.ui import collector, messages
+from siray_tui.ui import collector
 from siray_tui.ui.announce import ANNOUNCE_EVERY, Announcer
 from siray_tui.ui.columns import SORT_CYCLE
 from siray_tui.ui.keys import bindings
-from siray_tui.ui.outputs import DownloaderFactory, OutputActions
+from siray_tui.ui.messages import PollerMessage
+from siray_tui.ui.outputs import OutputActions
 from siray_tui.ui.reachability import Reachability
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
 from siray_tui.ui.screens.status_picker import StatusPicker
 from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
 from siray_tui.ui.summary import SummaryTracker
-from siray_tui.ui.sync import WatchlistSync
 from siray_tui.ui.widgets.banner import Banner
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
 from siray_tui.ui.widgets.key_footer import KeyFooter
 from siray_tui.ui.widgets.summary_bar import SummaryBar, SummaryView
 from siray_tui.ui.widgets.task_table import FLUSH_INTERVAL, TICK_INTERVAL, TaskTable
 
-if TYPE_CHECKING:
-    pass
-
-SYNC_INTERVAL = 3.0
-LARGE_WATCHLIST = 2_000
 LARGE_FILE = 1_000_000
 """Bytes of watchlist.json (~1,700 tasks) from which the read's objects are frozen."""
 
@@ -81,12 +86,10 @@ class DashboardScreen(WatchlistEdits):
 
     Args:
         settings: resolved settings (download folder, URL policy).
-        store: the watchlist file.
-        poller: the poller the App runs (or not, without a token).
-        clock: wall time for durations.
+        session: the tasks, poller, store and downloader (the App runs its poller, or
+            not, without a token).
         polling: whether the App runs the poller.
         token_problem: why polling is off, shown in the banner; None when it is on.
-        downloader_factory: makes the Downloader (tests inject one).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [*bindings()]
@@ -94,22 +97,19 @@ class DashboardScreen(WatchlistEdits):
     def __init__(
         self,
         settings: Settings,
-        store: WatchlistStore,
-        poller: Poller,
-        clock: Clock,
+        session: WatchSession,
         *,
         polling: bool,
         token_problem: str | None = None,
-        downloader_factory: DownloaderFactory | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.store = store
-        self.poller = poller
-        self.clock = clock
+        self.session = session
+        self.store = session.store
+        self.poller = session.poller
+        self.clock = session.clock
         self.polling = polling
         self.token_problem = token_problem
-        self._downloader_factory = downloader_factory
         self._finished: list[WatchedTask] = []
         self._announcer = Announcer()
         self._reach = Reachability()
@@ -140,7 +140,7 @@ class DashboardScreen(WatchlistEdits):
 
     def on_mount(self) -> None:
         self.actions = OutputActions(
-            self.app, self.settings, self._downloader_factory, self.query_one(DownloadsPanel)
+            self.app, self.settings, self.session, self.query_one(DownloadsPanel)
         )
         self.query_one("#filter", Input).display = False
         self.table.focus()
@@ -191,16 +191,45 @@ class DashboardScreen(WatchlistEdits):
         await self._painted()
         with collector.paused(freeze=large):
             copies = await asyncio.to_thread(lambda: [task.copy() for task in tasks])
-        self.poller.add(copies)
+        self.session.watch(copies, copied=True)
         self.loaded = True
         self.refresh_summary()
-        self._sync = WatchlistSync(self.store.data_dir, [t.task_id for t in tasks])
-        every = SYNC_INTERVAL if len(tasks) < LARGE_WATCHLIST else 5 * SYNC_INTERVAL
-        self._sync_timer = self.set_interval(every, self._check_sync, name="watchlist-sync")
+        every = self.session.start_sync()
+        self.set_interval(every, self.session.check_sync, name="watchlist-sync")
 
-    # -- poller events (posted by the App) -------------------------------------------
+    # -- core events (posted by the App) ---------------------------------------------
 
-    def on_task_updated(self, message: messages.TaskUpdated) -> None:
+    def on_poller_message(self, message: PollerMessage) -> None:
+        self.handle(message.event)
+
+    def handle(self, event: SessionEvent) -> None:
+        """Dispatch one core event on its class.
+
+        Raises:
+            TypeError: an event class this screen does not know (a new event must get
+                a handler here, not vanish).
+        """
+        match event:
+            case TaskUpdated():
+                self.task_updated(event)
+            case PollFailed():
+                self.poll_failed(event)
+            case TaskNotFound():
+                self.task_not_found(event)
+            case AuthFailed():
+                self.auth_failed(event)
+            case RateLimited():
+                self.rate_limited(event)
+            case PollingStateChanged():
+                self.polling_state_changed(event)
+            case WatchlistChanged():
+                self.watchlist_changed(event)
+            case StoreFailed():
+                self.store_failed(event)
+            case _:
+                raise TypeError(f"no handler for the event {type(event).__name__}")
+
+    def task_updated(self, message: TaskUpdated) -> None:
         task = message.task
         self._answered()
         self.table.stage(task)
@@ -222,7 +251,7 @@ class DashboardScreen(WatchlistEdits):
         if self.banner.kind == "auth":
             self.banner.clear("auth")
 
-    def on_poll_failed(self, message: messages.PollFailed) -> None:
+    def poll_failed(self, message: PollFailed) -> None:
         self.table.stage(message.task, retry_at=message.retry_at)
         self._note_error(f"{message.task.task_id}: {message.error}")
         was_offline = self._reach.offline
@@ -237,12 +266,12 @@ class DashboardScreen(WatchlistEdits):
         else:
             self._reach.answered()
 
-    def on_task_not_found(self, message: messages.TaskNotFound) -> None:
+    def task_not_found(self, message: TaskNotFound) -> None:
         self._answered()
         self.table.stage(message.task)
         self._note_error(f"{message.task.task_id}: not found")
 
-    def on_auth_failed(self, message: messages.AuthFailed) -> None:
+    def auth_failed(self, message: AuthFailed) -> None:
         self._note_error(message.message)
         text = Content.assemble(
             "The API rejected the token (",
@@ -253,13 +282,13 @@ class DashboardScreen(WatchlistEdits):
         self.banner.show("auth", text, "error")
         self.refresh_summary()
 
-    def on_rate_limited(self, message: messages.RateLimited) -> None:
+    def rate_limited(self, message: RateLimited) -> None:
         self._rate_limited_until = message.until
         self._note_error("rate limited by the API (HTTP 429)")
         self._show_rate_limit()
         self.refresh_summary()  # now, not at the next tick: the banner and summary agree
 
-    def on_polling_state_changed(self, message: messages.PollingStateChanged) -> None:
+    def polling_state_changed(self, message: PollingStateChanged) -> None:
         if not message.paused and self.banner.kind == "auth":
             self.banner.clear("auth")
         self.refresh_summary()

@@ -1,0 +1,247 @@
+"""WatchSession: one headless object that watches tasks, for the dashboard and the CLI.
+
+It owns what a front end must not build itself: the API client (from
+:meth:`Settings.make_client`, so there is one token rule), the :class:`Poller` and its
+policy, the watchlist store, the watch on the file for other processes' changes, the
+undo stack of removals, and the downloader. The dashboard and the ``status``, ``wait``
+and ``download`` commands drive it; it reports through one callback of
+:data:`~siray_tui.core.events.SessionEvent`.
+
+Every method runs on the event loop's thread. File writes that nobody waits for (a
+removal, an undo) run in a worker thread in the background; a failure becomes a
+:class:`StoreFailed` event. Reading the file for other processes' changes also runs in a
+thread, and its result is applied to the poller before :class:`WatchlistChanged` is
+reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Final
+
+from siray_tui.core.clock import Clock, SystemClock
+from siray_tui.core.downloads import Downloader
+from siray_tui.core.errors import AuthError, SirayError
+from siray_tui.core.events import SessionEvent, StoreFailed, WatchlistChanged
+from siray_tui.core.models import TaskKind, TaskState, WatchedTask
+from siray_tui.core.policy import PollPolicy, TaskSource
+from siray_tui.core.poller import Poller
+from siray_tui.core.store import AddResult, WatchlistStore
+from siray_tui.core.sync import WatchlistSync
+from siray_tui.core.text import first_line
+
+if TYPE_CHECKING:
+    from siray_tui.config import Settings
+
+
+SYNC_INTERVAL: Final = 3.0
+"""Seconds between two looks at the file's stamp (five times that for a large watchlist)."""
+LARGE_WATCHLIST: Final = 2_000
+
+DownloaderFactory = Callable[[], Downloader]
+
+
+class _NoToken:
+    """The source of a session without a token: every poll is refused, as the API would,
+    so a poller that runs anyway stops at once with the reason."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    async def get_task(self, task_id: str, kind: TaskKind) -> TaskState:
+        raise AuthError(self.problem)
+
+
+class WatchSession:
+    """The watched tasks and everything that keeps them current.
+
+    Args:
+        settings: resolved settings; the client, downloader and policy come from them.
+        store: the watchlist (default: the one in ``settings.data_dir``).
+        source: what the poller asks (default: ``settings.make_client(clock)``, or none
+            when there is no token: then :attr:`token_problem` says why).
+        clock: time for the poller (tests pass a FakeClock).
+        on_event: called with every event, on the loop's thread.
+        downloader_factory: makes the downloader (default ``settings.make_downloader``).
+        policy: the poll policy (default ``settings.poll_policy()``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: WatchlistStore | None = None,
+        source: TaskSource | None = None,
+        clock: Clock | None = None,
+        on_event: Callable[[SessionEvent], None] | None = None,
+        downloader_factory: DownloaderFactory | None = None,
+        policy: PollPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.store = store if store is not None else WatchlistStore(settings.data_dir)
+        self.token_problem = settings.token_problem
+        """Why no client could be made (no token for a real API), or None."""
+        self.client = None
+        if source is None:
+            if self.token_problem is None:
+                self.client = settings.make_client(self.clock)
+                source = self.client
+            else:
+                source = _NoToken(self.token_problem)
+        self.source: TaskSource = source
+        self.on_event = on_event
+        """Called with every event, on the loop's thread (a command may set it later)."""
+        self.poller = Poller(
+            source,
+            policy=policy if policy is not None else settings.poll_policy(),
+            store=self.store,
+            clock=self.clock,
+            on_event=self._emit,
+        )
+        self._downloader_factory = downloader_factory or settings.make_downloader
+        self._downloader: Downloader | None = None
+        self.undo_stack: list[list[WatchedTask]] = []
+        """Removed batches, newest last, with their states (:meth:`undo` restores)."""
+        self._removed_here: set[str] = set()
+        self._sync: WatchlistSync | None = None
+        self._syncing = False
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- tasks -----------------------------------------------------------------------
+
+    @property
+    def tasks(self) -> Mapping[str, WatchedTask]:
+        """The watched tasks, as the poller last saw them (read-only)."""
+        return self.poller.tasks
+
+    def watch(self, tasks: Iterable[WatchedTask], *, copied: bool = False) -> None:
+        """Start watching tasks already on the watchlist.
+
+        The poller gets copies, so the caller may keep ``tasks``; ``copied`` says they
+        are copies already (the dashboard makes 10,000 in a thread, off the loop).
+        """
+        tasks = list(tasks)
+        self._removed_here.difference_update(task.task_id for task in tasks)
+        self.poller.add(tasks if copied else [task.copy() for task in tasks])
+
+    async def add_ids(
+        self, task_ids: Iterable[str], *, kind: TaskKind = TaskKind.AUTO, label: str = ""
+    ) -> tuple[AddResult, list[WatchedTask]]:
+        """Add IDs to the file (in a thread), then watch the new ones.
+
+        Returns the store's result and the new tasks (for the caller to show).
+
+        Raises:
+            SirayError: the watchlist could not be written; nothing changed.
+        """
+        result = await asyncio.to_thread(self.store.add, list(task_ids), kind=kind, label=label)
+        now = self.clock.now()
+        tasks = [
+            WatchedTask(task_id=task_id, kind=kind, label=label, added_at=now)
+            for task_id in result.added
+        ]
+        self.watch(tasks)
+        return result, tasks
+
+    def remove(self, task_ids: Iterable[str]) -> list[WatchedTask]:
+        """Stop watching tasks and remove them from the file (in the background), keeping
+        them for :meth:`undo`. Returns the removed tasks (none for unknown IDs)."""
+        removed = [self.poller.tasks[i].copy() for i in task_ids if i in self.poller.tasks]
+        if not removed:
+            return []
+        gone = [task.task_id for task in removed]
+        self.poller.remove(gone)
+        self._removed_here.update(gone)
+        self.undo_stack.append(removed)
+        self._in_background(self.store.remove, gone)
+        return removed
+
+    def undo(self) -> list[WatchedTask] | None:
+        """Restore the last removed batch (poller now, file in the background); None when
+        there is nothing to undo. Returns the restored tasks."""
+        if not self.undo_stack:
+            return None
+        tasks = self.undo_stack.pop()
+        self.watch(tasks)
+        saved = [task.copy() for task in tasks]
+        self._in_background(self.store.mutate, lambda wl: [wl.add_task(t) for t in saved])
+        return tasks
+
+    def _in_background(self, fn: Callable[..., object], *args: object) -> None:
+        async def write() -> None:
+            try:
+                await asyncio.to_thread(fn, *args)
+            except SirayError as exc:
+                self._emit(StoreFailed(first_line(str(exc), 300)))
+
+        job = asyncio.get_running_loop().create_task(write(), name="session:store")
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+
+    # -- other processes' changes ------------------------------------------------------
+
+    def start_sync(self) -> float:
+        """Start watching the file for other processes' changes (after the first load).
+
+        Returns how often, in seconds, :meth:`check_sync` should be called.
+        """
+        self._sync = WatchlistSync(self.store.data_dir, list(self.poller.tasks))
+        return SYNC_INTERVAL if len(self.poller.tasks) < LARGE_WATCHLIST else 5 * SYNC_INTERVAL
+
+    def check_sync(self) -> None:
+        """Cheap (one stat): when the file moved, read it in the background, apply what
+        another process added or removed, and report :class:`WatchlistChanged`."""
+        if self._sync is None or self._syncing or not self._sync.changed():
+            return
+        self._syncing = True
+        job = asyncio.get_running_loop().create_task(self._read_sync(), name="session:sync")
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+
+    async def _read_sync(self) -> None:
+        assert self._sync is not None
+        try:
+            result = await asyncio.to_thread(self._sync.read, frozenset(self.poller.tasks))
+        except SirayError:
+            return  # the next stamp change tries again; the file is the store's to fix
+        finally:
+            self._syncing = False
+        added = [t for t in result.added if t.task_id not in self._removed_here]
+        if added:
+            self.poller.add(task.copy() for task in added)
+        if result.removed:
+            self.poller.remove(result.removed)
+        if added or result.removed:
+            self._emit(WatchlistChanged(added, result.removed))
+
+    # -- downloads, events, lifetime ---------------------------------------------------
+
+    @property
+    def downloader(self) -> Downloader:
+        """The one downloader, made on first use."""
+        if self._downloader is None:
+            self._downloader = self._downloader_factory()
+        return self._downloader
+
+    def _emit(self, event: SessionEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    async def settle(self) -> None:
+        """Wait for the background writes and reads under way."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Finish background writes, close the downloader's and the client's connections."""
+        await self.settle()
+        if self._downloader is not None:
+            await self._downloader.aclose()
+            self._downloader = None
+        if self.client is not None:
+            await self.client.aclose()
+
+
+__all__ = ["DownloaderFactory", "WatchSession"]
