@@ -21,7 +21,7 @@ What it asks of DataTable is chosen from measurements at 10,000 rows (see also
 * **The cursor stays on its task** through sorts, filters and updates: its row key is
   remembered and found again.
 * **The garbage collector stays out of the way** while rows are added in chunks, and a
-  large table's objects are frozen afterwards (:mod:`siray_tui.ui.collector`).
+  large table's objects are frozen afterwards (:mod:`siray_tui.core.gcpolicy`).
 * **Cell texts are shared**: a spec seen before (``SUCCESS`` in green, ``-``, ``1m 05s``)
   reuses its Text instead of building another (Text objects are never mutated here).
 
@@ -42,9 +42,9 @@ from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
+from siray_tui.core import gcpolicy
 from siray_tui.core.clock import Clock
 from siray_tui.core.models import WatchedTask
-from siray_tui.ui import collector
 from siray_tui.ui.columns import (
     COLUMNS,
     SORT_KEYS,
@@ -326,11 +326,11 @@ class TaskTable(FastDataTable):
             self._wanted_cursor = None
         if self.filling:
             if not first and self._collector_was_running is None:
-                self._collector_was_running = collector.pause()
+                self._collector_was_running = gcpolicy.pause()
             self.call_after_refresh(self._add_chunk, generation)
             return
         if self._collector_was_running is not None:
-            collector.resume(self._collector_was_running, freeze=self._loaded > FREEZE_AT)
+            gcpolicy.resume(self._collector_was_running, freeze=self._loaded > FREEZE_AT)
             self._collector_was_running = None
         if self.sort_column != "added" or self.sort_reverse:
             self._resort()
