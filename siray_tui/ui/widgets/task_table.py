@@ -58,7 +58,7 @@ from siray_tui.ui.columns import (
     sort_ids,
 )
 from siray_tui.ui.summary import SummaryTracker
-from siray_tui.ui.widgets.fast_table import FastDataTable
+from siray_tui.ui.widgets.fast_table import TableBase
 
 FLUSH_INTERVAL: Final = 0.25
 TICK_INTERVAL: Final = 1.0
@@ -89,7 +89,7 @@ class TaskCell(Text):
         self.task_id = task_id
 
 
-class TaskTable(FastDataTable):
+class TaskTable(TableBase):
     """The task list: batched, diffed, sorted and filtered without losing the cursor.
 
     Args:
