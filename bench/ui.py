@@ -264,6 +264,16 @@ async def case_polling(tmp: Path, seconds: float) -> dict[str, float]:
         await pilot.pause(0.5)
         answers = source.answers
         gc_full = gc.get_stats()[2]["collections"]
+        pauses: list[tuple[int, float]] = []
+        started: list[float] = [0.0]
+
+        def timed(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pauses.append((info["generation"], time.perf_counter() - started[0]))
+
+        gc.callbacks.append(timed)
 
         async def beat() -> None:
             while not stop.is_set():
@@ -275,12 +285,15 @@ async def case_polling(tmp: Path, seconds: float) -> dict[str, float]:
         await asyncio.sleep(seconds)
         stop.set()
         await beater
+        gc.callbacks.remove(timed)
         result = {
             "poll_max_stall_ms": max(lateness, default=0.0) * 1000,
             "poll_p99_stall_ms": statistics.quantiles(lateness, n=100)[98] * 1000,
             "answers": float(source.answers - answers),
             "full_collections": float(gc.get_stats()[2]["collections"] - gc_full),
             "frozen": float(gc.get_freeze_count()),
+            "longest_gc_ms": max((p for _, p in pauses), default=0.0) * 1000,
+            "longest_full_gc_ms": max((p for g, p in pauses if g == 2), default=0.0) * 1000,
         }
         app.poller.stop()
     return result
@@ -314,6 +327,8 @@ def main(poll_seconds: float, only_polling: bool) -> None:
         f"{'  99th percentile of the heartbeat lateness':<44}{polling['poll_p99_stall_ms']:>10.1f}",
         f"{'  answers / full collections / frozen objects':<44}"
         f"{polling['answers']:>10.0f}{polling['full_collections']:>10.0f}{polling['frozen']:>10.0f}",
+        f"{'  longest collection, longest full one (ms)':<44}"
+        f"{polling['longest_gc_ms']:>10.1f}{polling['longest_full_gc_ms']:>10.1f}",
     ]
     if only_polling:
         print("\n".join(stall))

@@ -339,7 +339,7 @@ def _decode_state(data: dict[str, Any], message: object, task_id: str) -> TaskSt
     else:
         if raw_status is None or isinstance(raw_status, dict | list) or raw_status == "":
             return None
-        status_text = clean_text(raw_status)[: limits.MAX_STATUS]
+        status_text = _clean(str(raw_status), limits.MAX_STATUS)  # cut, then clean
         status = TaskStatus.parse(status_text)
     raw_progress = get("progress")
     if type(raw_progress) is str:

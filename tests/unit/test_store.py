@@ -808,6 +808,8 @@ _EDGE_CASES: list[object] = [
     {"task_id": "a1", "not_found": 1},
     {"task_id": "a1", "not_found": "true"},
     {"task_id": "a1", "history": [["QUEUED"], ["QUEUED", 1, 2], {"status": "x" * 70}]},
+    # an escape sequence in a long invented status: cut to 64, then cleaned, as models does
+    {"task_id": "a1", "state": {"data": {"status": "\x1b[1m" + "w" * 70}}},
     {"task_id": "a1", "history": [["\x1b[1mQUEUED", 1e12], [5, 1.0], {"seen_at": 3}]},
     {
         "task_id": "a1",
