@@ -331,12 +331,9 @@ class WatchlistStore:
         problem: str | None = None
         parsed: Parsed | None = None
         with gcpolicy.building():
-            # One entry per line, scanned line by line: about the cost of one json.loads
-            # of the whole file, but that one call holds the GIL for 60-120 ms at 10,000
-            # tasks, stalling the dashboard's event loop while a thread loads; between
-            # lines the interpreter can switch threads. A change also keeps each line's
-            # text, to write unchanged entries back without encoding them.
-            lines = split_lines(data)
+            # Splitting into lines costs more than one json.loads; it pays off only when
+            # the lines' texts are kept, to write unchanged entries back without encoding.
+            lines = split_lines(data) if for_change else None
             if lines is not None:
                 parsed = decode_lines(data, lines, for_change=for_change)
             if parsed is None:
