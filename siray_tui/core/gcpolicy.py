@@ -14,11 +14,12 @@ reading the file. Two things keep it out of the way:
 The two used to fight: the store handed its fresh objects to the oldest generation with
 ``gc.freeze(); gc.unfreeze()``, and ``unfreeze`` thaws *everything* frozen, so about once
 a second the ~118,000 objects the table froze went back to being scanned by every full
-collection. Hence one rule, kept here: only the owner of long-lived objects (the UI,
-through :func:`paused` / :func:`resume` with ``freeze``) freezes, nobody ever thaws, and
-core code building many objects uses :func:`building`, which hands what it made to the
-oldest generation while nothing is frozen (the CLI) and otherwise freezes it alongside the
-owner's objects, never thawing them. No Textual here: the core uses it too.
+collection. Hence the rules, kept here: only the owner of long-lived objects (the UI,
+through :func:`paused` / :func:`resume` with ``freeze``) turns freezing on; nothing ever
+thaws what is frozen; core code building many objects uses :func:`building`, which hands
+what it made to the oldest generation while nothing is frozen (the CLI: the
+freeze-and-thaw trick then moves only young objects) and otherwise freezes it alongside the
+owner's objects. No Textual here: the core uses it too.
 """
 
 from __future__ import annotations
