@@ -30,8 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from siray_tui.core.clock import FakeClock
+from siray_tui.core.codec import ENCODER, encode_task
 from siray_tui.core.models import StatusChange, TaskKind, TaskState, WatchedTask
-from siray_tui.core.store import _ENCODER, Watchlist, WatchlistStore, encode_task
+from siray_tui.core.store import WatchlistStore
+from siray_tui.core.watchlist import Watchlist
 
 TASKS = 10_000
 RUNS = 7
@@ -215,7 +217,7 @@ def main() -> None:
 
         # a full save: every task encoded, written, fsynced, renamed
         def full_save() -> None:
-            store._write([_ENCODER.encode(encode_task(task)) for task in tasks])
+            store._write([ENCODER.encode(encode_task(task)) for task in tasks])
 
         best, median = measure(full_save)
         rows.append(("save, all 10k encoded", best, median, "json.dumps + write", dumps_best))

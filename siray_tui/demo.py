@@ -30,7 +30,8 @@ from typing import Final
 from siray_tui.config import LOOPBACK_TOKEN, Settings
 from siray_tui.core.models import StatusChange, TaskKind, TaskState, WatchedTask
 from siray_tui.core.secret import Secret
-from siray_tui.core.store import Watchlist, WatchlistStore
+from siray_tui.core.store import WatchlistStore
+from siray_tui.core.watchlist import Watchlist
 from siray_tui.sim import FAIL_REASONS, Faults, Kind, Scenario, SimServer, SimTask
 from siray_tui.sim.faults import render_task
 from siray_tui.sim.server import StopOnExit

@@ -31,6 +31,9 @@ MAX_LABEL: Final = 200
 MAX_STATUS: Final = 64
 """Characters of a status word (or ``action``) the server invented."""
 
+MAX_QUOTED: Final = 200
+"""Characters of a server's message quoted inside one of our error messages."""
+
 MAX_OUTPUTS: Final = 1000
 """Output URLs kept per task; the number dropped is kept so the UI can say so."""
 

@@ -211,7 +211,7 @@ class TaskState:
         code = payload.get("code")
         message = cap_text(payload.get("message") or "", limits.MAX_MESSAGE)
         if code is not None and str(code).strip().lower() not in ("success", "0", "200"):
-            detail = f": {message[:200]}" if message else ""
+            detail = f": {message[: limits.MAX_QUOTED]}" if message else ""
             raise PayloadError(f"API answered code {clean_text(code)[:40]!r}{detail}")
         data: object
         if "data" in payload:
@@ -279,28 +279,35 @@ class TaskState:
         return Timings(queue=queue, run=run, total=total)
 
 
-def parse_progress(value: object) -> int | None:
-    """``"45%"``, ``"45"``, ``45`` or ``45.7`` → 45 (clamped to 0-100); anything else None."""
+def _number(value: object, *, suffix: str = "") -> float | None:
+    """A JSON number, or a string holding one (``suffix`` may end it), as a float.
+
+    None for anything else (booleans, null, garbage). A JSON integer too large for a
+    float becomes an infinity of its sign: each caller decides what that means.
+    """
     if isinstance(value, bool) or value is None:
         return None
-    number: float
     if isinstance(value, int | float):
         try:
-            number = float(value)
-        except OverflowError:  # a JSON integer too large for a float
-            return 100 if value > 0 else 0
-    elif isinstance(value, str):
-        text = value.strip().rstrip("%").strip()
-        if not text:
-            return None
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, str):
         try:
-            number = float(text)
+            return float(value.strip().rstrip(suffix))  # float() allows spaces around
         except ValueError:
             return None
-    else:
+    return None
+
+
+def parse_progress(value: object) -> int | None:
+    """``"45%"``, ``"45"``, ``45`` or ``45.7`` → 45 (clamped to 0-100); anything else None."""
+    number = _number(value, suffix="%")
+    if number is None:
         return None
     if not math.isfinite(number):
-        return None
+        # a JSON integer too large for a float still says which end; "inf" says nothing
+        return (100 if number > 0 else 0) if isinstance(value, int) else None
     return int(min(100.0, max(0.0, number)))
 
 
@@ -309,22 +316,8 @@ _MILLISECONDS_THRESHOLD = 100_000_000_000  # year 5138 in seconds; surely millis
 
 def parse_timestamp(value: object) -> float | None:
     """Unix seconds from a number or a string of digits; ``0``, null, garbage → None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    number: float
-    if isinstance(value, int | float):
-        try:
-            number = float(value)
-        except OverflowError:  # a JSON integer too large for a float: no usable time
-            return None
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    if not math.isfinite(number) or number <= 0:
+    number = _number(value)
+    if number is None or not math.isfinite(number) or number <= 0:
         return None
     if number >= _MILLISECONDS_THRESHOLD:
         number /= 1000.0
@@ -497,7 +490,8 @@ class WatchedTask:
                     continue
                 if isinstance(status, str):
                     seen = parse_timestamp(seen_at)
-                    history.append(StatusChange(clean_text(status)[:64], seen or 0.0))
+                    status = clean_text(status)[: limits.MAX_STATUS]
+                    history.append(StatusChange(status, seen or 0.0))
         label = obj.get("label")
         last_error = obj.get("last_error")
         return cls(

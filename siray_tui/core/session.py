@@ -27,9 +27,10 @@ from siray_tui.core.events import SessionEvent, StoreFailed, WatchlistChanged
 from siray_tui.core.models import TaskKind, TaskState, WatchedTask
 from siray_tui.core.policy import PollPolicy, TaskSource
 from siray_tui.core.poller import Poller
-from siray_tui.core.store import AddResult, WatchlistStore
+from siray_tui.core.store import WatchlistStore
 from siray_tui.core.sync import WatchlistSync
 from siray_tui.core.text import first_line
+from siray_tui.core.watchlist import AddResult
 
 if TYPE_CHECKING:
     from siray_tui.config import Settings

@@ -41,162 +41,57 @@ Why it is built this way:
   :class:`~siray_tui.core.errors.WatchlistVersionError` on every load and every change,
   and that file is never written, renamed or deleted. A missing ``version`` means 1.
 
-Speed. A 10,000-task watchlist is about 6 MB of JSON, and every change re-reads it, so:
+Speed. A 10,000-task watchlist is about 6 MB of JSON, and every change re-reads it.
+Decoding and encoding are :mod:`siray_tui.core.codec`'s; the file part keeps them cheap:
 
-* ``WatchedTask.from_json`` / ``to_json`` cost 25-60 µs per task (isinstance chains,
-  regexes, frozen-dataclass set-up), so this module has its own decoder and encoder.
-  They produce exactly the same tasks (a property test holds :func:`decode_task` to
-  ``from_json``) and fall back to the models' own code for anything unusual. Status
-  histories are written as ``[status, seen_at]`` pairs, which parse about a fifth faster
-  than objects; ``{"status", "seen_at"}`` objects (``to_json``'s form) are read too.
-* The file holds one compact entry per line (no ``indent``: it makes the json module
-  drop from its C encoder to pure Python, six times slower). A mutation splits the file
-  into its entries' texts (each still parsed on its own) and writes every entry whose
-  task did not change back as the very text it read: only changed tasks are encoded.
-* The store keeps the file its last mutation read or wrote, decoded, and reuses it only
-  while the file's bytes are exactly equal to it (a full comparison, no timestamps or
-  inode numbers, so it can never be stale). Callers always get copies of its tasks. So
-  a change on an unchanged file costs a read, a comparison, copies and a write, not a
-  parse; a plain :meth:`~WatchlistStore.load` on a file nobody changed is cheap too.
+* The bytes last read or written are remembered with their parsed rows, so a change on
+  an unchanged file costs a read, a comparison, copies and a write, not a parse; a plain
+  :meth:`~WatchlistStore.load` on a file nobody changed is cheap too.
 * The cyclic garbage collector is paused while the hundreds of thousands of small
-  objects of a load or save are made: it would scan them all several times over for
-  nothing, since they hold no cycles. Afterwards they go straight to the oldest
-  generation (``gc.freeze()`` then ``gc.unfreeze()``), or the first young collection
-  would traverse them all once more (about 50 ms at 10,000 tasks).
+  objects of a load or save are made (:func:`siray_tui.core.gcpolicy.building`, which
+  never thaws what the dashboard froze).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import fcntl
-import functools
-import gc
 import json
-import json.scanner
 import math
 import os
-import re
 import secrets
 import time
-import types
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from siray_tui.core import limits
+from siray_tui.core import gcpolicy, limits
 from siray_tui.core.clock import Clock, SystemClock
-from siray_tui.core.errors import PayloadError, StoreError, WatchlistVersionError
-from siray_tui.core.models import (
-    OUTPUTS_DROPPED_KEY,
-    StatusChange,
-    TaskKind,
-    TaskState,
-    TaskStatus,
-    WatchedTask,
-    bounded_raw,
-    cap_outputs,
-    cap_text,
-    parse_progress,
-    parse_timestamp,
-    validate_task_id,
+from siray_tui.core.codec import (
+    EMPTY,
+    WATCHLIST_VERSION,
+    Parsed,
+    decode_entries,
+    decode_lines,
+    file_bytes,
+    peek_tasks,
+    plan_write,
+    split_lines,
 )
+from siray_tui.core.errors import StoreError, WatchlistVersionError
+from siray_tui.core.models import TaskKind, WatchedTask, validate_task_id
 from siray_tui.core.text import clean_text
+from siray_tui.core.watchlist import AddResult, Watchlist, merge_histories
 
-__all__ = [
-    "WATCHLIST_VERSION",
-    "AddResult",
-    "Watchlist",
-    "WatchlistStore",
-    "decode_task",
-    "encode_task",
-    "merge_histories",
-]
-
-WATCHLIST_VERSION = 1
-"""The format this code writes; files with a higher version are refused, never rewritten."""
+__all__ = ["FILE_NAME", "LOCK_NAME", "WATCHLIST_VERSION", "WatchlistStore"]
 
 FILE_NAME = "watchlist.json"
 LOCK_NAME = "watchlist.lock"
 _TEMP_PREFIX = f".{FILE_NAME}."
 _TEMP_SUFFIX = ".tmp"
 
-_LABEL_MAX = limits.MAX_LABEL  # the limits WatchedTask.from_json applies
-_ERROR_MAX = limits.MAX_ERROR
-_STATUS_MAX = limits.MAX_STATUS
-
 T = TypeVar("T")
-_PEEK_HEAD = re.compile(r'\s*\{\s*"version"\s*:\s*1\s*,\s*"tasks"\s*:\s*\[')
-_PEEK_GAP = re.compile(r"[\s,]*")
-
-
-class Watchlist(Mapping[str, WatchedTask]):
-    """The watched tasks: an ordered mapping of task ID to :class:`WatchedTask`.
-
-    Order is insertion order (the order the user added them), which is also the order in
-    the file. Mutate ``tasks`` directly or through the helpers; inside
-    :meth:`WatchlistStore.mutate` every change is saved.
-
-    Attributes:
-        tasks: task ID -> task, in insertion order.
-    """
-
-    __slots__ = ("tasks",)
-
-    def __init__(self, tasks: Iterable[WatchedTask] = ()) -> None:
-        self.tasks: dict[str, WatchedTask] = {}
-        for task in tasks:
-            self.tasks.setdefault(task.task_id, task)
-
-    def __getitem__(self, task_id: str) -> WatchedTask:
-        return self.tasks[task_id]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.tasks)
-
-    def __len__(self) -> int:
-        return len(self.tasks)
-
-    def __contains__(self, task_id: object) -> bool:
-        return task_id in self.tasks
-
-    def __repr__(self) -> str:
-        return f"Watchlist({len(self.tasks)} tasks)"
-
-    def add_task(self, task: WatchedTask) -> bool:
-        """Append ``task`` unless its ID is already there; True when it was added."""
-        if task.task_id in self.tasks:
-            return False
-        self.tasks[task.task_id] = task
-        return True
-
-    def remove_task(self, task_id: str) -> WatchedTask | None:
-        """Remove and return the task with ``task_id``, or None when there is none."""
-        return self.tasks.pop(task_id, None)
-
-    def finished(self) -> list[WatchedTask]:
-        """Tasks whose last known status is SUCCESS or FAILURE, in order."""
-        return [task for task in self.tasks.values() if task.is_final]
-
-    def unfinished(self) -> list[WatchedTask]:
-        """Tasks still to poll (no answer yet, or a status that is not final), in order."""
-        return [task for task in self.tasks.values() if not task.is_final]
-
-
-@dataclass(slots=True)
-class AddResult:
-    """What :meth:`WatchlistStore.add` did, each list in the order the IDs were given.
-
-    Attributes:
-        added: IDs that were not on the watchlist and now are.
-        already: IDs that were already there (left as they were, except an empty label
-            is filled in when a label was given).
-    """
-
-    added: list[str] = field(default_factory=list)
-    already: list[str] = field(default_factory=list)
 
 
 class WatchlistStore:
@@ -219,7 +114,7 @@ class WatchlistStore:
         # The file as this store's last mutation read or wrote it, decoded. Valid only
         # while the file's bytes are exactly ``_cache.data``; never changed once set, so
         # threads sharing the store need no lock to use it.
-        self._cache: _Parsed | None = None
+        self._cache: Parsed | None = None
 
     # -- public operations -------------------------------------------------------------
 
@@ -256,22 +151,7 @@ class WatchlistStore:
             text = (self._read_bytes() or b"").decode("utf-8")
         except (StoreError, UnicodeDecodeError):
             return []
-        head = _PEEK_HEAD.match(text)
-        if head is None:
-            return []
-        decoder = json.JSONDecoder()
-        position = head.end()
-        tasks: list[WatchedTask] = []
-        while len(tasks) < limit:
-            position = _PEEK_GAP.match(text, position).end()  # type: ignore[union-attr]
-            if position >= len(text) or text[position] == "]":
-                break
-            try:
-                entry, position = decoder.raw_decode(text, position)
-                tasks.append(decode_task(entry))
-            except (ValueError, PayloadError):
-                break
-        return tasks
+        return peek_tasks(text, limit)
 
     def add(
         self, task_ids: Iterable[str], *, kind: TaskKind = TaskKind.AUTO, label: str = ""
@@ -294,7 +174,7 @@ class WatchlistStore:
         ids = list(dict.fromkeys(validate_task_id(task_id) for task_id in task_ids))
         if not ids:
             return AddResult()
-        clean_label = clean_text(label)[:_LABEL_MAX]
+        clean_label = clean_text(label)[: limits.MAX_LABEL]
 
         def apply(watchlist: Watchlist) -> AddResult:
             result = AddResult()
@@ -398,26 +278,26 @@ class WatchlistStore:
             StoreError: the directory, lock or file cannot be read or written, or ``fn``
                 filed a task under a key that is not its ID.
         """
-        with self._locked(), _gc_paused():
+        with self._locked(), gcpolicy.building():
             self._remove_temp_files()
             data = self._read_bytes()
             parsed = self._cache
             if data is None:
-                parsed = _EMPTY
+                parsed = EMPTY
             elif parsed is None or data != parsed.data:
                 parsed = self._parse(data, locked=True, for_change=True)
-                if parsed is not _EMPTY and not parsed.skipped:
+                if parsed is not EMPTY and not parsed.skipped:
                     self._cache = parsed
             watchlist = parsed.watchlist()  # copies: the cached tasks stay pristine
             result = fn(watchlist)
-            plan = _plan_write(parsed, watchlist)
+            plan = plan_write(parsed, watchlist)
             if plan is not None:
                 texts, rows = plan
                 if parsed.skipped:
                     self._keep_original(parsed)
                 self._cache = None  # until the new file is in place
                 data = self._write(texts)
-                self._cache = _Parsed(data, rows, [])
+                self._cache = Parsed(data, rows, [])
             return result
 
     # -- reading ---------------------------------------------------------------------
@@ -437,23 +317,23 @@ class WatchlistStore:
         except OSError as exc:
             raise StoreError(f"cannot read {self.path}: {_reason(exc)}") from None
 
-    def _parse(self, data: bytes, *, locked: bool, for_change: bool) -> _Parsed:
+    def _parse(self, data: bytes, *, locked: bool, for_change: bool) -> Parsed:
         """Decode the file's bytes; move the file aside (under the lock) if unusable.
 
         Args:
             data: the file's contents.
             locked: whether the caller holds the lock (only then may the file move).
-            for_change: also compute what :func:`_plan_write` needs (fingerprints and,
-                for a file in this module's layout, each entry's text).
+            for_change: also compute what :func:`plan_write` needs (fingerprints and,
+                for a file in the codec's layout, each entry's text).
         """
         problem: str | None = None
-        parsed: _Parsed | None = None
-        with _gc_paused():
+        parsed: Parsed | None = None
+        with gcpolicy.building():
             # Splitting into lines costs more than one json.loads; it pays off only when
             # the lines' texts are kept, to write unchanged entries back without encoding.
-            lines = _split_lines(data) if for_change else None
+            lines = split_lines(data) if for_change else None
             if lines is not None:
-                parsed = _decode_lines(data, lines, for_change=for_change)
+                parsed = decode_lines(data, lines, for_change=for_change)
             if parsed is None:
                 try:
                     document = json.loads(data)
@@ -462,7 +342,7 @@ class WatchlistStore:
                 else:
                     problem = self._check_document(document)
                     if problem is None:
-                        parsed = _decode_entries(data, document["tasks"], for_change=for_change)
+                        parsed = decode_entries(data, document["tasks"], for_change=for_change)
             if parsed is not None and not parsed.rows and parsed.skipped:
                 problem = f"no usable task entry ({parsed.skipped[0]})"
         if problem is not None:
@@ -472,10 +352,10 @@ class WatchlistStore:
                 with self._locked():
                     fresh = self._read_bytes()
                     if fresh is None:
-                        return _EMPTY
+                        return EMPTY
                     return self._parse(fresh, locked=True, for_change=for_change)
             self._move_aside(problem, data)
-            return _EMPTY
+            return EMPTY
         assert parsed is not None
         if parsed.skipped:
             count = len(parsed.skipped)
@@ -523,8 +403,7 @@ class WatchlistStore:
         people can grep and diff the file, and a later read can split it without parsing.
         The caller holds the lock.
         """
-        body = ",\n".join(texts)
-        data = (_HEADER + body + _FOOTER if texts else _EMPTY_DOCUMENT).encode("ascii")
+        data = file_bytes(texts)
         temp = self.data_dir / f"{_TEMP_PREFIX}{os.getpid()}.{secrets.token_hex(6)}{_TEMP_SUFFIX}"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -595,7 +474,7 @@ class WatchlistStore:
             "and an empty watchlist started"
         )
 
-    def _keep_original(self, parsed: _Parsed) -> None:
+    def _keep_original(self, parsed: Parsed) -> None:
         target = self._aside(parsed.data, move=False)
         count = len(parsed.skipped)
         self._warn(
@@ -672,563 +551,13 @@ class WatchlistStore:
 # -- merging -----------------------------------------------------------------------------
 
 
-def merge_histories(stored: list[StatusChange], observed: list[StatusChange]) -> list[StatusChange]:
-    """Combine two status histories of one task.
-
-    When one history extends the other (the usual case: the same poller saw more), the
-    longer one is returned as it is. Otherwise the changes are merged by status, keeping
-    the earliest ``seen_at`` of each, ordered by time (ties keep first-seen order).
-    """
-    if len(observed) >= len(stored) and observed[: len(stored)] == stored:
-        return stored if len(observed) == len(stored) else list(observed)
-    if observed == stored[: len(observed)]:
-        return stored
-    earliest: dict[str, StatusChange] = {}
-    for change in (*stored, *observed):
-        kept = earliest.get(change.status)
-        if kept is None or change.seen_at < kept.seen_at:
-            earliest[change.status] = change
-    return sorted(earliest.values(), key=lambda change: change.seen_at)
-
-
 def _at_least_as_new(observed: float | None, stored: float | None) -> bool:
     if observed is None:
         return stored is None
     return stored is None or observed >= stored
 
 
-# -- what was read, change detection -----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """One task as read from (or written to) the file.
-
-    Attributes:
-        task: the decoded task. Cached rows are pristine: never handed out (callers get
-            copies), never modified.
-        fingerprint: every field of ``task`` but the state (see :func:`_fingerprint`);
-            empty when it was not computed (a plain load).
-        text: the entry's exact JSON text in the file, or None when the file was not
-            written in this module's one-entry-per-line layout.
-        entry: the parsed entry when ``text`` is None (written back as it was).
-    """
-
-    task: WatchedTask
-    fingerprint: tuple[object, ...]
-    text: str | None
-    entry: object = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Parsed:
-    """A decoded file: its bytes, its usable tasks in order, and what was skipped."""
-
-    data: bytes
-    rows: dict[str, _Row]
-    skipped: list[str]
-
-    def watchlist(self, *, copy: bool = True) -> Watchlist:
-        """The tasks as a Watchlist: copies unless the rows are not kept anywhere."""
-        watchlist = Watchlist()
-        rows = self.rows
-        if not copy:
-            watchlist.tasks = {task_id: row.task for task_id, row in rows.items()}
-            return watchlist
-        with _gc_paused():
-            watchlist.tasks = {task_id: row.task.copy() for task_id, row in rows.items()}
-        return watchlist
-
-
-_EMPTY = _Parsed(b"", {}, [])
-
-
-def _fingerprint(task: WatchedTask) -> tuple[object, ...]:
-    # state is compared by identity separately: TaskState equality ignores ``raw``.
-    return (
-        task.task_id,
-        task.kind,
-        task.label,
-        task.added_at,
-        task.last_polled_at,
-        task.last_error,
-        task.not_found,
-        tuple(task.history),
-    )
-
-
-def _plan_write(parsed: _Parsed, watchlist: Watchlist) -> tuple[list[str], dict[str, _Row]] | None:
-    """The entry texts to save after a mutation and the rows they make, or None.
-
-    A task whose fingerprint and state are those of its row is written back as the
-    row's text, byte for byte; only changed and new tasks are encoded. None means
-    nothing changed (same tasks, same order, same contents): no write at all.
-    """
-    tasks = watchlist.tasks
-    rows = parsed.rows
-    changed = len(tasks) != len(rows) or list(tasks) != list(rows)
-    texts: list[str] = []
-    new_rows: dict[str, _Row] = {}
-    with _gc_paused():
-        for task_id, task in tasks.items():
-            if task.task_id != task_id:
-                raise StoreError(f"task {task.task_id!r} was filed under {task_id!r}")
-            row = rows.get(task_id)
-            fingerprint = _fingerprint(task)
-            if row is not None and row.task.state is task.state and row.fingerprint == fingerprint:
-                text = row.text
-                if text is None:  # read from a file in another layout: re-serialise as read
-                    text = _ENCODER.encode(row.entry)
-                    row = _Row(row.task, row.fingerprint, text)
-            else:
-                if row is None:
-                    validate_task_id(task_id)
-                changed = True
-                text = _ENCODER.encode(encode_task(task))
-                row = _Row(task.copy(), fingerprint, text)
-            texts.append(text)
-            new_rows[task_id] = row
-    return (texts, new_rows) if changed else None
-
-
-# -- fast decoding and encoding ----------------------------------------------------------
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
-_KIND_BY_TEXT = {kind.value: kind for kind in TaskKind}
-_STATUS_BY_TEXT = {status.value: status for status in TaskStatus}
-_MILLISECONDS_THRESHOLD = 100_000_000_000  # as in models.parse_timestamp
-
-_Setter = Callable[[Any, Any], None]
-
-
-def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[_Setter, ...] | None:
-    """The slot setters of dataclass ``cls``, if its fields are exactly ``names``.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``
-    (4 µs for TaskState); filling the slots directly costs a quarter of that. This is
-    only done while the class is a plain slotted dataclass with exactly these fields and
-    no ``__post_init__``; otherwise (models.py changed) the normal constructor is used.
-    """
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
-        return None
-    if tuple(item.name for item in dataclasses.fields(cls)) != names:
-        return None
-    slots = [cls.__dict__.get(name) for name in names]
-    if not all(isinstance(slot, types.MemberDescriptorType) for slot in slots):
-        return None
-    return tuple(slot.__set__ for slot in slots)  # type: ignore[union-attr]
-
-
-_STATE_FIELDS = (
-    "task_id",
-    "status",
-    "raw_status",
-    "progress",
-    "outputs",
-    "fail_reason",
-    "message",
-    "submit_time",
-    "start_time",
-    "finish_time",
-    "action",
-    "outputs_more",
-    "raw",
-)
-_CHANGE_FIELDS = ("status", "seen_at")
-_TASK_FIELDS = (
-    "task_id",
-    "kind",
-    "label",
-    "added_at",
-    "state",
-    "last_polled_at",
-    "last_error",
-    "not_found",
-    "history",
-)
-_STATE_SETTERS = _slot_setters(TaskState, _STATE_FIELDS)
-_CHANGE_SETTERS = _slot_setters(StatusChange, _CHANGE_FIELDS)
-_TASK_SETTERS = _slot_setters(WatchedTask, _TASK_FIELDS)
-
-
-def _new_state(
-    task_id: str,
-    status: TaskStatus,
-    raw_status: str,
-    progress: int | None,
-    outputs: tuple[str, ...],
-    fail_reason: str,
-    message: str,
-    submit_time: float | None,
-    start_time: float | None,
-    finish_time: float | None,
-    action: str | None,
-    outputs_more: int,
-    raw: dict[str, Any],
-) -> TaskState:
-    """``TaskState(...)``, filling the slots directly when allowed (see above)."""
-    setters = _STATE_SETTERS
-    if setters is None:
-        return TaskState(
-            task_id,
-            status,
-            raw_status,
-            progress,
-            outputs,
-            fail_reason,
-            message,
-            submit_time,
-            start_time,
-            finish_time,
-            action,
-            outputs_more,
-            raw,
-        )
-    made = object.__new__(TaskState)
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12 = setters
-    s0(made, task_id)
-    s1(made, status)
-    s2(made, raw_status)
-    s3(made, progress)
-    s4(made, outputs)
-    s5(made, fail_reason)
-    s6(made, message)
-    s7(made, submit_time)
-    s8(made, start_time)
-    s9(made, finish_time)
-    s10(made, action)
-    s11(made, outputs_more)
-    s12(made, raw)
-    return made
-
-
-def _new_task(
-    task_id: str,
-    kind: TaskKind,
-    label: str,
-    added_at: float,
-    state: TaskState | None,
-    last_polled_at: float | None,
-    last_error: str | None,
-    not_found: bool,
-    history: list[StatusChange],
-) -> WatchedTask:
-    """``WatchedTask(...)``, filling the slots directly when allowed (see above)."""
-    setters = _TASK_SETTERS
-    if setters is None:
-        return WatchedTask(
-            task_id, kind, label, added_at, state, last_polled_at, last_error, not_found, history
-        )
-    made = object.__new__(WatchedTask)
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = setters
-    s0(made, task_id)
-    s1(made, kind)
-    s2(made, label)
-    s3(made, added_at)
-    s4(made, state)
-    s5(made, last_polled_at)
-    s6(made, last_error)
-    s7(made, not_found)
-    s8(made, history)
-    return made
-
-
-def _clean(text: object, limit: int) -> str:
-    """``clean_text(text)[:limit]``; printable ASCII, which it would not change, skips it."""
-    if type(text) is str and text.isascii() and text.isprintable():
-        return text[:limit]
-    if type(text) is str:
-        text = text[:limit]  # cleaning only shortens: no need to clean what is cut off
-    return clean_text(text)[:limit]
-
-
-def _timestamp(value: object) -> float | None:
-    """``models.parse_timestamp``, with the common case (a plain positive number) first."""
-    if (type(value) is float or type(value) is int) and 0 < value < _MILLISECONDS_THRESHOLD:
-        return float(value)
-    return parse_timestamp(value)
-
-
-_progress_of_text = functools.lru_cache(maxsize=1024)(parse_progress)
-
-
-def _decode_state(data: dict[str, Any], message: object, task_id: str) -> TaskState | None:
-    """What ``TaskState.from_payload`` makes of a stored state, None where it fails."""
-    get = data.get
-    raw_status = get("status")
-    status_text: str
-    if type(raw_status) is str and raw_status in _STATUS_BY_TEXT:
-        status_text = raw_status
-        status = _STATUS_BY_TEXT[raw_status]
-    else:
-        if raw_status is None or isinstance(raw_status, dict | list) or raw_status == "":
-            return None
-        status_text = clean_text(raw_status)[:_STATUS_MAX]
-        status = TaskStatus.parse(status_text)
-    raw_progress = get("progress")
-    if type(raw_progress) is str:
-        progress = _progress_of_text(raw_progress)
-    else:
-        progress = parse_progress(raw_progress)
-    if progress is None and status is TaskStatus.SUCCESS:
-        progress = 100
-    raw_outputs = get("outputs")
-    outputs: tuple[str, ...]
-    outputs_more = 0
-    capped = False  # a field was cut: the stored data object is cut down to match
-    dropped = get(OUTPUTS_DROPPED_KEY)
-    if type(raw_outputs) is list and len(raw_outputs) <= limits.MAX_OUTPUTS and dropped is None:
-        outputs = tuple([item for item in raw_outputs if type(item) is str and item])
-    elif type(raw_outputs) is str and dropped is None:
-        outputs = (raw_outputs,) if raw_outputs else ()
-    else:
-        outputs, outputs_more = cap_outputs(raw_outputs, dropped)
-        capped = type(raw_outputs) is list and len(raw_outputs) > limits.MAX_OUTPUTS
-    fail_reason = get("fail_reason") or ""
-    if (
-        type(fail_reason) is not str
-        or len(fail_reason) > limits.MAX_FAIL_REASON
-        or not (fail_reason.isascii() and fail_reason.isprintable())
-    ):
-        capped = capped or (type(fail_reason) is str and len(fail_reason) > limits.MAX_FAIL_REASON)
-        fail_reason = cap_text(fail_reason, limits.MAX_FAIL_REASON, multiline=True)
-    message = message or ""
-    if (
-        type(message) is not str
-        or len(message) > limits.MAX_MESSAGE
-        or not (message.isascii() and message.isprintable())
-    ):
-        message = cap_text(message, limits.MAX_MESSAGE)
-    action = get("action")
-    action = _clean(action, _STATUS_MAX) if type(action) is str else None
-    threshold = _MILLISECONDS_THRESHOLD
-    submit_time = get("submit_time")
-    if not (
-        (type(submit_time) is int or type(submit_time) is float) and 0 < submit_time < threshold
-    ):
-        submit_time = parse_timestamp(submit_time)
-    start_time = get("start_time")
-    if not ((type(start_time) is int or type(start_time) is float) and 0 < start_time < threshold):
-        start_time = parse_timestamp(start_time)
-    finish_time = get("finish_time")
-    if not (
-        (type(finish_time) is int or type(finish_time) is float) and 0 < finish_time < threshold
-    ):
-        finish_time = parse_timestamp(finish_time)
-    state = _new_state(
-        task_id,
-        status,
-        status_text,
-        progress,
-        outputs,
-        fail_reason,
-        message,
-        None if submit_time is None else float(submit_time),
-        None if start_time is None else float(start_time),
-        None if finish_time is None else float(finish_time),
-        action,
-        outputs_more,
-        # Fresh from the parser and kept nowhere else, except as the entry of a file in
-        # another layout, which is only ever serialised again: no copy needed.
-        data,
-    )
-    if capped:  # written by a version without caps: keep only what the caps allow
-        object.__setattr__(state, "raw", bounded_raw(data, state))
-    return state
-
-
-def decode_task(entry: object) -> WatchedTask:
-    """``WatchedTask.from_json(entry)`` for an entry decoded from JSON, only faster.
-
-    Anything unusual (not an object, a bad ID or kind) is handed to ``from_json`` itself,
-    so errors and edge cases behave exactly as there.
-
-    Raises:
-        PayloadError: the entry is not a usable task (from ``from_json``).
-    """
-    if type(entry) is not dict:
-        return WatchedTask.from_json(entry)
-    get = entry.get
-    task_id = get("task_id")
-    kind_text = get("kind", "auto")
-    kind = _KIND_BY_TEXT.get(kind_text) if type(kind_text) is str else None
-    if type(task_id) is not str or kind is None:
-        return WatchedTask.from_json(entry)  # raises the PayloadError that says why
-    try:
-        validate_task_id(task_id)
-    except ValueError:
-        return WatchedTask.from_json(entry)
-    state: TaskState | None = None
-    stored = get("state")
-    if type(stored) is dict:
-        data = stored.get("data")
-        if type(data) is dict:
-            state = _decode_state(data, stored.get("message"), task_id)
-    history: list[StatusChange] = []
-    raw_history = get("history")
-    if type(raw_history) is list:
-        append = history.append
-        known = _STATUS_BY_TEXT
-        threshold = _MILLISECONDS_THRESHOLD
-        setters = _CHANGE_SETTERS
-        new = object.__new__
-        for item in raw_history:
-            # [status, seen_at] as this module writes it, or to_json's {"status", "seen_at"}
-            if type(item) is list:
-                if len(item) != 2:
-                    continue
-                status, seen = item
-            elif type(item) is dict:
-                status = item.get("status")
-                seen = item.get("seen_at")
-            else:
-                continue
-            if type(status) is not str:
-                continue
-            if (type(seen) is float or type(seen) is int) and 0 < seen < threshold:
-                seen = float(seen)
-            else:
-                seen = parse_timestamp(seen) or 0.0
-            if status not in known:
-                if not (status.isascii() and status.isprintable()):
-                    status = clean_text(status)
-                status = status[:_STATUS_MAX]
-            if setters is None:
-                append(StatusChange(status, seen))
-            else:
-                change = new(StatusChange)
-                setters[0](change, status)
-                setters[1](change, seen)
-                append(change)
-    label = get("label")
-    last_error = get("last_error")
-    added_at = get("added_at")
-    if not (
-        (type(added_at) is float or type(added_at) is int)
-        and 0 < added_at < _MILLISECONDS_THRESHOLD
-    ):
-        added_at = parse_timestamp(added_at) or 0.0
-    last_polled_at = get("last_polled_at")
-    if not (type(last_polled_at) is float and 0 < last_polled_at < _MILLISECONDS_THRESHOLD):
-        last_polled_at = _timestamp(last_polled_at)
-    return _new_task(
-        task_id,
-        kind,
-        _clean(label, _LABEL_MAX) if type(label) is str else "",
-        float(added_at),
-        state,
-        last_polled_at,
-        _clean(last_error, _ERROR_MAX) if type(last_error) is str else None,
-        get("not_found") is True,
-        history,
-    )
-
-
-_HEADER = f'{{"version":{WATCHLIST_VERSION},"tasks":[\n'
-_FOOTER = "\n]}\n"
-_EMPTY_DOCUMENT = f'{{"version":{WATCHLIST_VERSION},"tasks":[]}}\n'
-# typeshed types the C scanner as taking itself; it takes the decoder whose settings it uses.
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
-
-
-def _split_lines(data: bytes) -> list[str] | None:
-    """The entry texts of a file in this module's layout, or None for any other file.
-
-    Splitting on ``",\n"`` is exact for files this module wrote (a JSON string never
-    holds a raw newline, and the compact encoder puts none between tokens); every piece
-    is still parsed on its own, so a file that only looks like ours falls back safely.
-    """
-    if not data.startswith(_HEADER.encode()) or not data.endswith(_FOOTER.encode()):
-        return [] if data == _EMPTY_DOCUMENT.encode() else None
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    return text[len(_HEADER) : -len(_FOOTER)].split(",\n")
-
-
-def _decode_lines(data: bytes, lines: list[str], *, for_change: bool) -> _Parsed | None:
-    """Decode one entry per line, keeping each line's text; None if a line is not one."""
-    entries: list[object] = []
-    append = entries.append
-    scan = _SCAN
-    for line in lines:
-        try:
-            entry, end = scan(line, 0)
-        except (StopIteration, ValueError, RecursionError):
-            return None
-        if end != len(line):
-            return None
-        append(entry)
-    return _decode_entries(data, entries, for_change=for_change, texts=lines)
-
-
-def _decode_entries(
-    data: bytes, entries: list[Any], *, for_change: bool, texts: list[str] | None = None
-) -> _Parsed:
-    """Decode every entry; unusable ones and repeated IDs are skipped with a reason."""
-    rows: dict[str, _Row] = {}
-    skipped: list[str] = []
-    for index, entry in enumerate(entries):
-        try:
-            task = decode_task(entry)
-        except (PayloadError, ArithmeticError) as exc:
-            # ArithmeticError: models.parse_timestamp overflows on a huge integer.
-            skipped.append(f"entry {index}: {exc}")
-            continue
-        task_id = task.task_id
-        if task_id in rows:
-            skipped.append(f"entry {index}: duplicate task {task_id!r}")
-            continue
-        rows[task_id] = _Row(
-            task,
-            _fingerprint(task) if for_change else (),
-            texts[index] if texts is not None else None,
-            None if texts is not None else entry,
-        )
-    return _Parsed(data, rows, skipped)
-
-
-def encode_task(task: WatchedTask) -> dict[str, Any]:
-    """``task.to_json()``, only faster (the same dict, key for key)."""
-    state = task.state
-    stored_state: dict[str, Any] | None = None
-    if state is not None:
-        raw = state.raw
-        stored_state = {
-            "data": raw if type(raw) is dict else dict(raw),
-            "message": state.message,
-        }
-    return {
-        "task_id": task.task_id,
-        "kind": task.kind.value,
-        "label": task.label,
-        "added_at": task.added_at,
-        "last_polled_at": task.last_polled_at,
-        "last_error": task.last_error,
-        "not_found": task.not_found,
-        "state": stored_state,
-        "history": [[change.status, change.seen_at] for change in task.history],
-    }
-
-
 # -- small helpers -----------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector while building many acyclic objects (see the docstring)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            # Hand what was made straight to the oldest generation (freeze, then
-            # unfreeze): the first young collection would otherwise traverse it all.
-            gc.freeze()
-            gc.unfreeze()
-            gc.enable()
 
 
 def _write_all(fd: int, data: bytes) -> None:

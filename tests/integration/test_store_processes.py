@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from siray_tui.core.models import StatusChange, TaskKind, TaskState, WatchedTask
-from siray_tui.core.store import Watchlist, WatchlistStore
+from siray_tui.core.store import WatchlistStore
+from siray_tui.core.watchlist import Watchlist
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("_store_writer.py")

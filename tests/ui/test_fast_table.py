@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from siray_tui.ui.widgets.fast_table import FastDataTable
+from siray_tui.ui.widgets import fast_table
+from siray_tui.ui.widgets.fast_table import FastDataTable, PlainDataTable
 
 
 def _cells(row: int) -> list[Text]:
@@ -64,3 +66,63 @@ async def test_renders_like_datatable() -> None:
         plain.remove_row("r7")
         fast.clear()
         assert fast.ordered_rows == [] and fast._total_row_height == 0
+
+
+def test_a_changed_textual_falls_back_to_the_plain_table(monkeypatch: Any, caplog: Any) -> None:
+    assert fast_table.missing_members() == []  # the installed Textual fits
+    assert fast_table.TableBase is FastDataTable
+    monkeypatch.delattr(DataTable, "_clear_caches")
+
+    class Reworked(DataTable[Text]):
+        def _get_offsets(self, row: int) -> tuple[Any, int]:  # a parameter renamed
+            raise NotImplementedError
+
+    assert fast_table.missing_members(Reworked) == ["_get_offsets(row)", "_clear_caches"]
+    with caplog.at_level(logging.DEBUG, logger=fast_table.__name__):
+        assert fast_table.choose_table() is PlainDataTable
+    assert len(caplog.records) == 1
+    assert "_clear_caches" in caplog.records[0].getMessage()
+    assert "plain DataTable" in caplog.records[0].getMessage()
+
+
+class Fallback(App[None]):
+    def compose(self) -> ComposeResult:
+        yield PlainDataTable(id="fallback", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="plain", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        for table in self.query(DataTable):
+            for key, width in (("task", 14), ("status", 11), ("bar", 13), ("reason", 9)):
+                table.add_column(key, width=width, key=key)
+
+
+async def test_the_fallback_table_does_what_the_task_table_asks() -> None:
+    app = Fallback()
+    async with app.run_test(size=(80, 40)) as pilot:
+        fallback = app.query_one("#fallback", PlainDataTable)
+        plain = app.query_one("#plain", DataTable)
+        with fallback.appending():
+            for row in range(60):
+                fallback.add_row(*_cells(row), key=f"r{row}")
+        for row in range(60):
+            plain.add_row(*_cells(row), key=f"r{row}")
+        for table in (fallback, plain):
+            with fallback.folded_refresh():
+                table.update_cell("r5", "status", Text("FAILURE", style="red"))
+            table.sort("status", key=lambda cell: cell.plain)
+        app.set_focus(None)
+        await pilot.pause()
+        width = fallback.size.width
+
+        def text(table: Any) -> list[str]:
+            table._pseudo_class_state = table.get_pseudo_class_state()
+            rendered = [table._render_line(y, 0, width, table.rich_style) for y in range(25)]
+            return ["".join(s.text for s in strip) for strip in rendered]
+
+        assert text(fallback) == text(plain)
+        fallback.set_column_width("status", 11, hidden=True)
+        await pilot.pause()
+        assert not any("SUCCESS" in line for line in text(fallback))
+        fallback.set_column_width("status", 11)
+        await pilot.pause()
+        assert text(fallback) == text(plain)

@@ -38,6 +38,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Header, Input
 
 from siray_tui.config import Settings
+from siray_tui.core import gcpolicy
 from siray_tui.core.errors import SirayError
 from siray_tui.core.events import (
     AuthFailed,
@@ -54,7 +55,6 @@ from siray_tui.core.models import TaskStatus, WatchedTask
 from siray_tui.core.report import format_duration
 from siray_tui.core.session import WatchSession
 from siray_tui.core.text import clean_text, first_line
-from siray_tui.ui import collector
 from siray_tui.ui.announce import ANNOUNCE_EVERY, Announcer
 from siray_tui.ui.columns import SORT_CYCLE
 from siray_tui.ui.keys import bindings
@@ -177,7 +177,7 @@ class DashboardScreen(WatchlistEdits):
             summary.reset(tasks, now)
             return tasks, summary
 
-        with collector.paused(freeze=large):
+        with gcpolicy.paused(freeze=large):
             try:
                 tasks, summary = await asyncio.to_thread(read)
             except SirayError as exc:
@@ -189,7 +189,7 @@ class DashboardScreen(WatchlistEdits):
         self.table.load(tasks, summary)
         # Let the rows reach the screen before copying 10,000 tasks for the poller.
         await self._painted()
-        with collector.paused(freeze=large):
+        with gcpolicy.paused(freeze=large):
             copies = await asyncio.to_thread(lambda: [task.copy() for task in tasks])
         self.session.watch(copies, copied=True)
         self.loaded = True

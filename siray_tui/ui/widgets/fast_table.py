@@ -13,15 +13,22 @@ have fixed widths and whose rows are all one line high never needs:
   into one.
 
 Everything here overrides DataTable internals of Textual 8.x (the project pins <9); the
-UI tests check the row order and offsets against DataTable's own computation.
+UI tests check the row order and offsets against DataTable's own computation. Those
+internals can change in any release, so at import :func:`missing_members` checks that
+the installed DataTable still has every private member this class overrides or uses (with
+the parameters it passes), and :data:`TableBase`, what the task table builds on, is
+:class:`PlainDataTable` (stock DataTable behaviour: slower, correct) when one is gone; the
+debug log says so once.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.segment import Segment
 from rich.style import Style
@@ -30,6 +37,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import Column, ColumnKey, Row, RowKey
+
+logger = logging.getLogger(__name__)
 
 CELL_CACHE_LIMIT = 20_000
 _NULL_STYLE = Style.parse("none")  # what Padding() pads with
@@ -45,7 +54,65 @@ class HideableColumn(Column):
         return 0 if self.hidden else super().get_render_width(data_table)
 
 
-class FastDataTable(DataTable[Text]):
+class PlainDataTable(DataTable[Text]):
+    """DataTable with the few extras the task table asks for, on public members only.
+
+    The fallback when the installed Textual lacks what :class:`FastDataTable` overrides:
+    rows added and cells updated the stock way (every update repaints, so slower at
+    10,000 rows), and columns that a narrow terminal can hide.
+    """
+
+    @contextmanager
+    def appending(self) -> Iterator[None]:
+        """Rows added inside this block are added at the bottom (here: as usual)."""
+        yield
+
+    @contextmanager
+    def folded_refresh(self) -> Iterator[None]:
+        """Many ``update_cell`` calls inside this block (here: each refreshes)."""
+        yield
+
+    def add_column(
+        self,
+        label: Any,
+        *,
+        width: int | None = None,
+        key: str | None = None,
+        default: Any = None,
+    ) -> ColumnKey:
+        column_key = super().add_column(label, width=width, key=key, default=default)
+        column = self.columns[column_key]
+        self.columns[column_key] = HideableColumn(
+            column.key, column.label, column.width, column.content_width, column.auto_width
+        )
+        return column_key
+
+    def set_column_width(self, key: str, width: int, *, hidden: bool = False) -> None:
+        """Change one column's fixed width, or hide it (for a narrow terminal).
+
+        Hiding keeps the column and its cells: removing a column touches every row, and
+        the cells stay up to date for when the terminal widens again.
+        """
+        column = self.columns.get(ColumnKey(key))
+        if column is None:
+            return
+        was_hidden = isinstance(column, HideableColumn) and column.hidden
+        if was_hidden == hidden and (hidden or column.width == width):
+            return
+        if isinstance(column, HideableColumn):
+            column.hidden = hidden
+        if not hidden:
+            column.width = width
+        self._columns_resized()
+
+    def _columns_resized(self) -> None:
+        # Rendered lines are cached under their width: a style update is the public way
+        # to drop them (it repaints too).
+        self.notify_style_update()
+        self.refresh(layout=True)
+
+
+class FastDataTable(PlainDataTable):
     """A DataTable for many fixed-width, one-line rows that change often."""
 
     # Class-level defaults: DataTable.__init__ refreshes before our __init__ could run.
@@ -299,37 +366,7 @@ class FastDataTable(DataTable[Text]):
         # rows, and there are none; the virtual size is all that needs computing.
         super()._update_dimensions(())
 
-    def add_column(
-        self,
-        label: Any,
-        *,
-        width: int | None = None,
-        key: str | None = None,
-        default: Any = None,
-    ) -> ColumnKey:
-        column_key = super().add_column(label, width=width, key=key, default=default)
-        column = self.columns[column_key]
-        self.columns[column_key] = HideableColumn(
-            column.key, column.label, column.width, column.content_width, column.auto_width
-        )
-        return column_key
-
-    def set_column_width(self, key: str, width: int, *, hidden: bool = False) -> None:
-        """Change one column's fixed width, or hide it (for a narrow terminal).
-
-        Hiding keeps the column and its cells: removing a column touches every row, and
-        the cells stay up to date for when the terminal widens again.
-        """
-        column = self.columns.get(ColumnKey(key))
-        if column is None:
-            return
-        was_hidden = isinstance(column, HideableColumn) and column.hidden
-        if was_hidden == hidden and (hidden or column.width == width):
-            return
-        if isinstance(column, HideableColumn):
-            column.hidden = hidden
-        if not hidden:
-            column.width = width
+    def _columns_resized(self) -> None:
         self._clear_caches()
         self._update_dimensions(())
         self.refresh()
@@ -364,3 +401,88 @@ class FastDataTable(DataTable[Text]):
             if self._refresh_held:
                 self._refresh_held = False
                 super().refresh()
+
+
+# -- the guard: fall back to PlainDataTable when Textual changed ----------------------
+
+_RELIED_ON: dict[str, tuple[str, ...] | None] = {
+    # member -> the parameter names it must take (None: only that it exists)
+    "_render_cell": ("row_index", "column_index", "base_style", "width", "cursor", "hover"),
+    "_get_row_style": ("row_index", "base_style"),
+    "_get_offsets": ("y",),
+    "_update_dimensions": ("new_rows",),
+    "_get_styles_to_render_cell": (
+        "is_header_cell",
+        "is_row_label_cell",
+        "is_fixed_style_cell",
+        "hover",
+        "cursor",
+        "show_cursor",
+        "show_hover_cursor",
+        "has_css_foreground_priority",
+        "has_css_background_priority",
+    ),
+    "_clear_caches": (),
+    "_y_offsets": None,
+    "_total_row_height": None,
+    "_row_locations": None,
+    "_column_locations": None,
+    "_data": None,
+    "_show_hover_cursor": None,
+    "_pseudo_class_state": None,
+    "_header_row_key": None,
+    "_update_count": None,
+    "ordered_rows": None,
+    "render_lines": ("crop",),
+    "notify_style_update": (),
+}
+
+
+def missing_members(table: type[DataTable[Any]] = DataTable) -> list[str]:
+    """What :class:`FastDataTable` relies on that ``table`` lacks or takes differently.
+
+    Empty means the overrides fit. Instance attributes are looked up on a fresh,
+    unmounted instance (DataTable sets them in ``__init__``).
+    """
+    try:
+        instance: object = table()
+    except Exception as exc:  # any failure means: do not rely on it
+        return [f"{table.__name__}(): {type(exc).__name__}"]
+    missing: list[str] = []
+    for name, parameters in _RELIED_ON.items():
+        member = getattr(table, name, None)
+        if member is None and not hasattr(instance, name):
+            missing.append(name)
+            continue
+        if parameters is None:
+            continue
+        try:
+            names = tuple(inspect.signature(member).parameters)[1:]  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            missing.append(f"{name}()")
+            continue
+        if names != parameters:
+            missing.append(f"{name}({', '.join(names)})")
+    if not hasattr(Column, "get_render_width"):
+        missing.append("Column.get_render_width")
+    return missing
+
+
+def choose_table(table: type[DataTable[Any]] = DataTable) -> type[PlainDataTable]:
+    """FastDataTable when ``table`` has all it relies on, else PlainDataTable (logged)."""
+    missing = missing_members(table)
+    if not missing:
+        return FastDataTable
+    logger.debug(
+        "the installed Textual's DataTable lacks %s: using the plain DataTable "
+        "(slower with many rows)",
+        ", ".join(missing),
+    )
+    return PlainDataTable
+
+
+if TYPE_CHECKING:
+    TableBase = PlainDataTable
+else:
+    TableBase = choose_table()
+    """What the task table builds on: FastDataTable, or PlainDataTable as a fallback."""

@@ -21,7 +21,7 @@ What it asks of DataTable is chosen from measurements at 10,000 rows (see also
 * **The cursor stays on its task** through sorts, filters and updates: its row key is
   remembered and found again.
 * **The garbage collector stays out of the way** while rows are added in chunks, and a
-  large table's objects are frozen afterwards (:mod:`siray_tui.ui.collector`).
+  large table's objects are frozen afterwards (:mod:`siray_tui.core.gcpolicy`).
 * **Cell texts are shared**: a spec seen before (``SUCCESS`` in green, ``-``, ``1m 05s``)
   reuses its Text instead of building another (Text objects are never mutated here).
 
@@ -42,13 +42,13 @@ from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
+from siray_tui.core import gcpolicy
 from siray_tui.core.clock import Clock
 from siray_tui.core.columns import COLUMNS, SORT_KEYS, CellSpec, sort_ids
 from siray_tui.core.models import WatchedTask
-from siray_tui.ui import collector
 from siray_tui.ui.columns import RowSpec, cell_text, fit_columns, matches, name_width, row_spec
 from siray_tui.ui.summary import SummaryTracker
-from siray_tui.ui.widgets.fast_table import FastDataTable
+from siray_tui.ui.widgets.fast_table import TableBase
 
 FLUSH_INTERVAL: Final = 0.25
 TICK_INTERVAL: Final = 1.0
@@ -79,7 +79,7 @@ class TaskCell(Text):
         self.task_id = task_id
 
 
-class TaskTable(FastDataTable):
+class TaskTable(TableBase):
     """The task list: batched, diffed, sorted and filtered without losing the cursor.
 
     Args:
@@ -316,11 +316,11 @@ class TaskTable(FastDataTable):
             self._wanted_cursor = None
         if self.filling:
             if not first and self._collector_was_running is None:
-                self._collector_was_running = collector.pause()
+                self._collector_was_running = gcpolicy.pause()
             self.call_after_refresh(self._add_chunk, generation)
             return
         if self._collector_was_running is not None:
-            collector.resume(self._collector_was_running, freeze=self._loaded > FREEZE_AT)
+            gcpolicy.resume(self._collector_was_running, freeze=self._loaded > FREEZE_AT)
             self._collector_was_running = None
         if self.sort_column != "added" or self.sort_reverse:
             self._resort()
