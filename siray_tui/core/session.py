@@ -188,7 +188,7 @@ class WatchSession:
 
         Returns how often, in seconds, :meth:`check_sync` should be called.
         """
-        self._sync = WatchlistSync(self.store.data_dir, list(self.poller.tasks))
+        self._sync = WatchlistSync(self.store, list(self.poller.tasks))
         return SYNC_INTERVAL if len(self.poller.tasks) < LARGE_WATCHLIST else 5 * SYNC_INTERVAL
 
     def check_sync(self) -> None:

@@ -40,13 +40,14 @@ class WatchlistSync:
     """Tracks the watchlist file between readings.
 
     Args:
-        data_dir: the directory of ``watchlist.json``.
+        store: the store whose own writes are not another process's changes (the
+            session's); a file that holds exactly what it last wrote is not parsed.
         known: the IDs as first loaded.
     """
 
-    def __init__(self, data_dir: Path, known: Collection[str]) -> None:
-        self.data_dir = data_dir
-        self._path = data_dir / "watchlist.json"
+    def __init__(self, store: WatchlistStore, known: Collection[str]) -> None:
+        self.store = store
+        self._path = store.path
         self._stamp = _stamp(self._path)
         self._previous: set[str] = set(known)
 
@@ -55,17 +56,16 @@ class WatchlistSync:
         return _stamp(self._path) != self._stamp
 
     def read(self, shown: Collection[str]) -> SyncResult:
-        """Read the file (call in a thread: it parses JSON) and diff it against ``shown``.
+        """Read the file (call in a thread: it may parse JSON) and diff it against ``shown``.
 
         Args:
             shown: the IDs the dashboard has now.
         """
         self._stamp = _stamp(self._path)
-        watchlist = WatchlistStore(self.data_dir).load()
-        ids = set(watchlist.tasks)
+        tasks = self.store.current_tasks()
         result = SyncResult(
-            added=[task for task_id, task in watchlist.tasks.items() if task_id not in shown],
-            removed=[i for i in self._previous if i not in ids and i in shown],
+            added=[task.copy() for task_id, task in tasks.items() if task_id not in shown],
+            removed=[i for i in self._previous if i not in tasks and i in shown],
         )
-        self._previous = ids
+        self._previous = set(tasks)
         return result

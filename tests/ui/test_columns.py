@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.text import Span
 
 from siray_tui.core.columns import COLUMNS, display_status, progress_spec, sort_ids
+from siray_tui.core.store import WatchlistStore
 from siray_tui.core.sync import WatchlistSync
 from siray_tui.ui.columns import cell_text, matches, row_spec, status_style
 from siray_tui.ui.summary import SummaryTracker, percentile, summarize
@@ -108,7 +109,7 @@ def test_tracker_matches_a_recount() -> None:
 def test_sync_sees_other_processes(tmp_path: Path) -> None:
     store = fill_store(tmp_path, every_status()[:3])
     shown = {t.task_id for t in every_status()[:3]}
-    sync = WatchlistSync(tmp_path, shown)
+    sync = WatchlistSync(WatchlistStore(tmp_path), shown)
     assert not sync.changed()
     store.add(["video_external01"])
     store.remove(["image_a8813a4b4c9"])
@@ -116,6 +117,20 @@ def test_sync_sees_other_processes(tmp_path: Path) -> None:
     result = sync.read(shown)
     assert [t.task_id for t in result.added] == ["video_external01"]
     assert result.removed == ["image_a8813a4b4c9"]
+
+
+def test_sync_does_not_parse_its_own_stores_last_write(tmp_path: Path) -> None:
+    """The session's own saves (about once a second while polling) are not parsed again,
+    since a parse of a large file stalls the event loop: the decoded rows are reused."""
+    fill_store(tmp_path, every_status()[:3])
+    own = WatchlistStore(tmp_path)
+    own.add(["image_ours000001"])
+    first, again = own.current_tasks(), own.current_tasks()
+    assert first["image_ours000001"] is again["image_ours000001"]  # no new parse
+    WatchlistStore(tmp_path).add(["video_theirs0001"])  # another process
+    fresh = own.current_tasks()
+    assert "video_theirs0001" in fresh
+    assert fresh["image_ours000001"] is not first["image_ours000001"]  # read again
 
 
 def test_reason_of_a_final_task_wins_over_a_later_poll_error() -> None:
