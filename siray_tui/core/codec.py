@@ -38,6 +38,7 @@ from siray_tui.core import gcpolicy, limits
 from siray_tui.core.errors import PayloadError, StoreError
 from siray_tui.core.models import (
     OUTPUTS_DROPPED_KEY,
+    SURROGATE_ESCAPE,
     StatusChange,
     TaskKind,
     TaskState,
@@ -173,6 +174,10 @@ ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 _KIND_BY_TEXT = {kind.value: kind for kind in TaskKind}
 _STATUS_BY_TEXT = {status.value: status for status in TaskStatus}
 _MILLISECONDS_THRESHOLD = 100_000_000_000  # as in models.parse_timestamp
+# An entry text this short holds a data object whose compact JSON is within MAX_RAW_JSON:
+# encoding again grows a text at most 4.5 times (the number 1e15 comes back as
+# 1000000000000000.0), so the data object needs no bounded_raw walk.
+_SMALL_ENTRY = limits.MAX_RAW_JSON // 5
 
 _Setter = Callable[[Any, Any], None]
 
@@ -328,8 +333,26 @@ def _timestamp(value: object) -> float | None:
 _progress_of_text = functools.lru_cache(maxsize=1024)(parse_progress)
 
 
-def _decode_state(data: dict[str, Any], message: object, task_id: str) -> TaskState | None:
-    """What ``TaskState.from_payload`` makes of a stored state, None where it fails."""
+def _raw_fits(text: str | None) -> bool:
+    """Whether an entry's text shows its data object can be kept as parsed.
+
+    That is, small enough and without a lone surrogate (as ``\\udXXX``; a false alarm
+    only costs the check). Else ``bounded_raw`` must cut or clean it, as ``from_payload``
+    does: a hand-edited or old file is no more trusted than an answer.
+    """
+    if text is None or len(text) > _SMALL_ENTRY:
+        return False
+    return "\\u" not in text or SURROGATE_ESCAPE.search(text) is None
+
+
+def _decode_state(
+    data: dict[str, Any], message: object, task_id: str, raw_fits: bool
+) -> TaskState | None:
+    """What ``TaskState.from_payload`` makes of a stored state, None where it fails.
+
+    Args:
+        raw_fits: the data object is known to need no ``bounded_raw`` (see _raw_fits).
+    """
     get = data.get
     raw_status = get("status")
     status_text: str
@@ -408,16 +431,21 @@ def _decode_state(data: dict[str, Any], message: object, task_id: str) -> TaskSt
         # another layout, which is only ever serialised again: no copy needed.
         data,
     )
-    if capped:  # written by a version without caps: keep only what the caps allow
+    if capped or not raw_fits:  # e.g. written by a version without caps
         object.__setattr__(state, "raw", bounded_raw(data, state))
     return state
 
 
-def decode_task(entry: object) -> WatchedTask:
+def decode_task(entry: object, text: str | None = None) -> WatchedTask:
     """``WatchedTask.from_json(entry)`` for an entry decoded from JSON, only faster.
 
     Anything unusual (not an object, a bad ID or kind) is handed to ``from_json`` itself,
     so errors and edge cases behave exactly as there.
+
+    Args:
+        entry: the parsed entry.
+        text: the entry's JSON text, when known: a short one spares the stored data
+            object the size and surrogate check (a JSON encoding of it).
 
     Raises:
         PayloadError: the entry is not a usable task (from ``from_json``).
@@ -439,7 +467,7 @@ def decode_task(entry: object) -> WatchedTask:
     if type(stored) is dict:
         data = stored.get("data")
         if type(data) is dict:
-            state = _decode_state(data, stored.get("message"), task_id)
+            state = _decode_state(data, stored.get("message"), task_id, _raw_fits(text))
     history: list[StatusChange] = []
     raw_history = get("history")
     if type(raw_history) is list:
@@ -547,7 +575,7 @@ def decode_entries(
     skipped: list[str] = []
     for index, entry in enumerate(entries):
         try:
-            task = decode_task(entry)
+            task = decode_task(entry, None if texts is None else texts[index])
         except (PayloadError, ArithmeticError) as exc:
             # ArithmeticError: models.parse_timestamp overflows on a huge integer.
             skipped.append(f"entry {index}: {exc}")

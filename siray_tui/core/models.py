@@ -26,7 +26,7 @@ OUTPUTS_DROPPED_KEY = "siray_tui_outputs_dropped"
 """In a stored ``data`` object cut down to its fields: how many outputs were dropped."""
 RAW_NOTE_KEY = "siray_tui_note"
 # A lone surrogate as json.dumps (ensure_ascii) writes it: \ud800-\udfff.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -333,7 +333,7 @@ def bounded_raw(data: Mapping[str, Any], state: TaskState) -> dict[str, Any]:
     try:
         text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
         if len(text) <= limits.MAX_RAW_JSON:
-            if _SURROGATE_ESCAPE.search(text):
+            if SURROGATE_ESCAPE.search(text):
                 return dict(_without_surrogates(data))
             return dict(data)
     except (TypeError, ValueError, RecursionError):
