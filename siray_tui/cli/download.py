@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TextIO
 
 from siray_tui.cli.ids import split_ids
-from siray_tui.cli.output import plural
 from siray_tui.config import Settings
 from siray_tui.core.client import SirayClient
 from siray_tui.core.downloads import DownloadProgress, DownloadResult
 from siray_tui.core.errors import ApiError, InvalidTaskIdError, SirayError
 from siray_tui.core.models import TaskKind, TaskStatus, WatchedTask, validate_task_id
+from siray_tui.core.report import plural
 from siray_tui.core.session import WatchSession
 from siray_tui.core.text import first_line
 

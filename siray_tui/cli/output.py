@@ -13,11 +13,6 @@ from siray_tui.core.store import WatchlistStore
 HEADERS: Final[tuple[str, ...]] = tuple(column.header.upper() for column in COLUMNS)
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 task``, ``2 tasks``, ``0 files``: the count with its noun, in the right number."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def task_row(task: WatchedTask, now: float) -> tuple[str, ...]:
     """The ``list`` columns for one task (all text already cleaned)."""
     view = TaskView.of(task, now)

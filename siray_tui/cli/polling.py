@@ -32,7 +32,7 @@ from siray_tui.core.errors import InvalidTaskIdError, SirayError
 from siray_tui.core.models import TaskStatus, WatchedTask, validate_task_id
 from siray_tui.core.policy import PollPolicy, TaskSource
 from siray_tui.core.poller import Poller
-from siray_tui.core.report import format_duration, status_text
+from siray_tui.core.report import format_duration, plural, status_text
 from siray_tui.core.session import WatchSession
 from siray_tui.core.store import WatchlistStore
 from siray_tui.core.text import first_line
@@ -481,8 +481,8 @@ class _Waiter:
             elapsed = format_duration(self.clock.monotonic() - self.started)
             count = len(self.pending)
             self.err.write(
-                f"siray-tui: timed out after {elapsed}: {count} of {len(self.order)} "
-                f"task{'s' if len(self.order) != 1 else ''} unfinished\n"
+                f"siray-tui: timed out after {elapsed}: {count} of "
+                f"{plural(len(self.order), 'task')} unfinished\n"
             )
             self.err.flush()
             return EXIT_TIMEOUT

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from siray_tui.cli.ids import read_ids, split_ids
-from siray_tui.cli.output import plural, print_json_lines, print_tasks, report_warnings
+from siray_tui.cli.output import print_json_lines, print_tasks, report_warnings
 from siray_tui.config import Settings
 from siray_tui.core.models import TaskKind
+from siray_tui.core.report import plural
 from siray_tui.core.store import WatchlistStore
 
 EXIT_OK = 0

@@ -43,3 +43,8 @@ def status_text(task: WatchedTask) -> str:
     if task.state is None:
         return "PENDING"
     return task.state.raw_status
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 task``, ``2 tasks``, ``0 files``: the count with its noun, in the right number."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

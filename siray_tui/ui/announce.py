@@ -14,6 +14,7 @@ from typing import Final
 
 from siray_tui.core.columns import task_name
 from siray_tui.core.models import TaskStatus, WatchedTask
+from siray_tui.core.report import plural
 from siray_tui.core.text import first_line
 
 ANNOUNCE_EVERY: Final = 5.0
@@ -34,8 +35,8 @@ def toast_for(finished: list[WatchedTask]) -> Toast:
         task = finished[0]
         if task.status is TaskStatus.SUCCESS:
             count = len(task.state.outputs) if task.state else 0
-            plural = "s" if count != 1 else ""
-            return Toast(f"{task_name(task)}: SUCCESS, {count} output{plural}", "Task finished")
+            outputs = plural(count, "output")
+            return Toast(f"{task_name(task)}: SUCCESS, {outputs}", "Task finished")
         reason = first_line(task.state.fail_reason if task.state else "", 160)
         text = f"{task_name(task)}: FAILURE" + (f": {reason}" if reason else "")
         return Toast(text, "Task failed", error=True)

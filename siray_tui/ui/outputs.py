@@ -23,6 +23,7 @@ from siray_tui.config import Settings
 from siray_tui.core.downloads import DownloadProgress, DownloadResult
 from siray_tui.core.errors import UnsafeUrlError
 from siray_tui.core.models import WatchedTask
+from siray_tui.core.report import plural
 from siray_tui.core.session import WatchSession
 from siray_tui.core.text import check_url, clean_text, first_line
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
@@ -140,7 +141,7 @@ class OutputActions:
         folder = self.settings.download_dir / task_id
         if saved and not failed:
             self.app.notify(
-                f"Saved {len(saved)} file{'s' if len(saved) != 1 else ''} to {folder}",
+                f"Saved {plural(len(saved), 'file')} to {folder}",
                 title="Download finished",
                 markup=False,
             )

@@ -29,7 +29,7 @@ from siray_tui.core.report import format_duration
 T0 = 1_763_274_672
 MISSING: Any = object()  # the key is absent from ``data``
 
-DESIGN_JSON_FIELDS = (
+README_JSON_FIELDS = (
     "task_id",
     "kind",
     "label",
@@ -744,7 +744,7 @@ def test_format_duration(seconds: float | None, text: str) -> None:
 
 
 def test_json_fields_are_the_design_fields() -> None:
-    assert tuple(JSON_FIELDS) == DESIGN_JSON_FIELDS
+    assert tuple(JSON_FIELDS) == README_JSON_FIELDS
 
 
 def test_task_record_of_a_finished_task() -> None:
@@ -758,7 +758,7 @@ def test_task_record_of_a_finished_task() -> None:
     )
     task.observe(state, at=T0 + 170)
     record = task_record(task, now=T0 + 999)
-    assert list(record) == list(DESIGN_JSON_FIELDS)
+    assert list(record) == list(README_JSON_FIELDS)
     assert record == {
         "task_id": "image_abc",
         "kind": "image",
@@ -783,7 +783,7 @@ def test_task_record_of_a_running_task_ticks() -> None:
     task = WatchedTask("video_abc", kind=TaskKind.VIDEO)
     task.observe(parse(status="IN_PROGRESS", progress="45%", submit_time=T0, start_time=T0 + 3), T0)
     record = task_record(task, now=T0 + 10)
-    assert set(record) == set(DESIGN_JSON_FIELDS)
+    assert set(record) == set(README_JSON_FIELDS)
     assert (record["queue_seconds"], record["run_seconds"], record["total_seconds"]) == (
         3.0,
         7.0,
@@ -797,7 +797,7 @@ def test_task_record_of_a_running_task_ticks() -> None:
 def test_task_record_without_state(not_found: bool, status: str) -> None:
     task = WatchedTask("task-1", label="x", not_found=not_found, last_error="boom")
     record = task_record(task, now=T0)
-    assert list(record) == list(DESIGN_JSON_FIELDS)
+    assert list(record) == list(README_JSON_FIELDS)
     assert record["status"] == status
     assert record["progress"] is None
     assert record["outputs"] == []

@@ -52,7 +52,7 @@ from siray_tui.core.events import (
     WatchlistChanged,
 )
 from siray_tui.core.models import TaskStatus, WatchedTask
-from siray_tui.core.report import format_duration
+from siray_tui.core.report import format_duration, plural
 from siray_tui.core.session import WatchSession
 from siray_tui.core.text import clean_text, first_line
 from siray_tui.ui.announce import ANNOUNCE_EVERY, Announcer
@@ -455,7 +455,7 @@ class DashboardScreen(WatchlistEdits):
             return
         self.poller.refresh(ids)
         count = len(self.table.tasks) if ids is None else len(ids)
-        self.notify(f"Refreshing {count} task{'s' if count != 1 else ''}")
+        self.notify(f"Refreshing {plural(count, 'task')}")
 
     def action_refresh(self) -> None:
         task = self._selected()

@@ -19,6 +19,7 @@ from siray_tui.core.columns import task_name
 from siray_tui.core.errors import SirayError
 from siray_tui.core.events import StoreFailed, WatchlistChanged
 from siray_tui.core.models import WatchedTask
+from siray_tui.core.report import plural
 from siray_tui.core.session import WatchSession
 from siray_tui.core.text import first_line
 from siray_tui.ui.screens.add_tasks import AddRequest, AddTasksScreen
@@ -80,7 +81,7 @@ class WatchlistEdits(Screen[None]):
             already = result.already
         self.table.add_tasks(added)
         self.refresh_summary()
-        text = f"Added {len(added)} task{'s' if len(added) != 1 else ''}"
+        text = f"Added {plural(len(added), 'task')}"
         if already:
             text += f" ({len(already)} already watched)"
         if request.invalid:
@@ -112,7 +113,7 @@ class WatchlistEdits(Screen[None]):
             self.notify("Nothing to undo", severity="warning")
             return
         self.table.add_tasks(tasks)
-        self.notify(f"Restored {len(tasks)} task{'s' if len(tasks) != 1 else ''}", markup=False)
+        self.notify(f"Restored {plural(len(tasks), 'task')}", markup=False)
         self.refresh_summary()
 
     def watchlist_changed(self, event: WatchlistChanged) -> None:

@@ -15,6 +15,7 @@ from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
 from siray_tui.core.downloads import DownloadProgress, DownloadResult
+from siray_tui.core.report import plural
 from siray_tui.core.text import clean_text
 
 FILE_STEPS = 1000
@@ -47,7 +48,7 @@ class DownloadJob(Vertical):
         title = Content.assemble(
             ("↓ ", "bold"),
             (self.task_id, "bold"),
-            (f"  {count} output{'s' if count != 1 else ''}", "dim"),
+            (f"  {plural(count, 'output')}", "dim"),
         )
         with Horizontal(classes="file-row"):
             yield Static(title, classes="file-name")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from textual.content import Content
 from textual.widgets import Static
 
-from siray_tui.core.report import format_ago, format_duration
+from siray_tui.core.report import format_ago, format_duration, plural
 from siray_tui.core.text import first_line
 from siray_tui.ui.columns import split_status_filter, status_style
 from siray_tui.ui.summary import Latency, TaskSummary
@@ -129,7 +129,7 @@ def render_summary(view: SummaryView) -> Content:
             parts.append((f" ({when})", "dim"))
     elif view.tasks.errored:
         count = view.tasks.errored
-        parts.append((f"{count} task{'s' if count != 1 else ''} with a poll error", "$warning"))
+        parts.append((f"{plural(count, 'task')} with a poll error", "$warning"))
     else:
         parts.append(("no poll errors", "dim"))
     parts += [_SEP, ("showing ", "dim"), (f"{view.shown} of {view.tasks.total}", "bold")]
