@@ -60,10 +60,12 @@ _ERRNO_PREFIX: Final = re.compile(r"^\[Errno -?\d+\]\s*")
 _QUERY_PATHS: Final = {
     TaskKind.IMAGE: "/v1/images/generations/async/{task_id}",
     TaskKind.VIDEO: "/v1/video/generations/{task_id}",
+    TaskKind.MODEL_3D: "/v1/3d/generations/{task_id}",
 }
 _SUBMIT_PATHS: Final = {
     TaskKind.IMAGE: "/v1/images/generations/async",
     TaskKind.VIDEO: "/v1/video/generations",
+    TaskKind.MODEL_3D: "/v1/3d/generations",
 }
 
 
@@ -239,7 +241,7 @@ class SirayClient(HttpPoolOwner):
     @staticmethod
     def _query_path(task_id: str, kind: TaskKind) -> str:
         if kind is TaskKind.AUTO:
-            raise ValueError("query needs a concrete kind (image or video), not auto")
+            raise ValueError("query needs a concrete kind (image, video or 3d), not auto")
         return _QUERY_PATHS[kind].format(task_id=validate_task_id(task_id))
 
     async def get_task(self, task_id: str, kind: TaskKind) -> TaskState:
@@ -275,7 +277,7 @@ class SirayClient(HttpPoolOwner):
             ApiError: one of its subclasses; PayloadError when no usable ID came back.
         """
         if kind is TaskKind.AUTO:
-            raise ValueError("submit needs a concrete kind (image or video)")
+            raise ValueError("submit needs a concrete kind (image, video or 3d)")
         response = await self._send("POST", _SUBMIT_PATHS[kind], json_body=request)
         body = self._decode(response)
         if not isinstance(body, dict):

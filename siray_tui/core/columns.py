@@ -209,7 +209,7 @@ def reason_text(
             text = f"{text} · retry in {format_duration(max(0.0, retry_in))}"
         return text, style("reason", "error")
     if task.not_found:
-        return "not found at the image or video endpoint", style("reason", "missing")
+        return "not found at any endpoint", style("reason", "missing")
     if state is not None and state.fail_reason:
         return first_line(state.fail_reason, REASON_LIMIT), style("reason", "fail")
     return "", ""

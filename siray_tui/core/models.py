@@ -100,24 +100,30 @@ class TaskKind(StrEnum):
 
     IMAGE = "image"
     VIDEO = "video"
+    MODEL_3D = "3d"
     AUTO = "auto"
+
+    @classmethod
+    def concrete(cls) -> tuple[TaskKind, ...]:
+        """The kinds that have endpoints, in the order ``auto`` tries them without a hint."""
+        return (cls.IMAGE, cls.VIDEO, cls.MODEL_3D)
 
     @classmethod
     def guess(cls, task_id: str) -> TaskKind:
         """The kind an ID's prefix suggests (a hint: the docs show a ``video_`` image task)."""
-        if task_id.startswith("video_"):
-            return cls.VIDEO
-        if task_id.startswith("image_"):
-            return cls.IMAGE
+        for kind in cls.concrete():
+            if task_id.startswith(kind.value + "_"):
+                return kind
         return cls.AUTO
 
     def endpoints_to_try(self, task_id: str) -> tuple[TaskKind, ...]:
-        """The concrete kinds to query, in order: the stated one, else a prefix guess first."""
+        """The concrete kinds to query, in order: the stated one, else the hinted one first
+        (image when the ID hints at none), then each other kind once."""
         if self is not TaskKind.AUTO:
             return (self,)
-        if TaskKind.guess(task_id) is TaskKind.VIDEO:
-            return (TaskKind.VIDEO, TaskKind.IMAGE)
-        return (TaskKind.IMAGE, TaskKind.VIDEO)
+        hinted = TaskKind.guess(task_id)
+        first = TaskKind.IMAGE if hinted is TaskKind.AUTO else hinted
+        return (first, *(kind for kind in TaskKind.concrete() if kind is not first))
 
 
 class TaskStatus(StrEnum):

@@ -99,7 +99,7 @@ async def test_an_id_without_prefix_is_answered_by_its_endpoint(sim: SimServer) 
     sim.scenario.add_task("video", "task-abc123", created_at=time.time() - LONG_AGO)
     async with connect(sim) as client:
         order = TaskKind.AUTO.endpoints_to_try("task-abc123")
-        assert order == (TaskKind.IMAGE, TaskKind.VIDEO)
+        assert order[:2] == (TaskKind.IMAGE, TaskKind.VIDEO)
         with pytest.raises(NotFoundError):
             await client.get_task("task-abc123", order[0])
         state = await client.get_task("task-abc123", order[1])

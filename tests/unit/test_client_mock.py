@@ -621,7 +621,7 @@ async def test_find_task_not_found_anywhere() -> None:
     async with make_client(recorder) as client:
         with pytest.raises(NotFoundError):
             await client.find_task("task-1", TaskKind.AUTO)
-    assert len(recorder.requests) == 2
+    assert len(recorder.requests) == 3
 
 
 async def test_find_task_with_a_concrete_kind_asks_once() -> None:

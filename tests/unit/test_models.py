@@ -593,6 +593,8 @@ def test_invalid_task_ids(task_id: str) -> None:
     [
         ("video_abc", TaskKind.VIDEO),
         ("image_abc", TaskKind.IMAGE),
+        ("3d_abc", TaskKind.MODEL_3D),
+        ("3dabc", TaskKind.AUTO),
         ("task-abc", TaskKind.AUTO),
         ("VIDEO_abc", TaskKind.AUTO),
         ("videoabc", TaskKind.AUTO),
@@ -609,9 +611,11 @@ def test_kind_guess(task_id: str, kind: TaskKind) -> None:
     [
         (TaskKind.IMAGE, "video_abc", (TaskKind.IMAGE,)),
         (TaskKind.VIDEO, "image_abc", (TaskKind.VIDEO,)),
-        (TaskKind.AUTO, "video_abc", (TaskKind.VIDEO, TaskKind.IMAGE)),
-        (TaskKind.AUTO, "image_abc", (TaskKind.IMAGE, TaskKind.VIDEO)),
-        (TaskKind.AUTO, "task-abc", (TaskKind.IMAGE, TaskKind.VIDEO)),
+        (TaskKind.MODEL_3D, "image_abc", (TaskKind.MODEL_3D,)),
+        (TaskKind.AUTO, "video_abc", (TaskKind.VIDEO, TaskKind.IMAGE, TaskKind.MODEL_3D)),
+        (TaskKind.AUTO, "image_abc", (TaskKind.IMAGE, TaskKind.VIDEO, TaskKind.MODEL_3D)),
+        (TaskKind.AUTO, "3d_abc", (TaskKind.MODEL_3D, TaskKind.IMAGE, TaskKind.VIDEO)),
+        (TaskKind.AUTO, "task-abc", (TaskKind.IMAGE, TaskKind.VIDEO, TaskKind.MODEL_3D)),
     ],
 )
 def test_endpoints_to_try(kind: TaskKind, task_id: str, expected: tuple[TaskKind, ...]) -> None:

@@ -514,7 +514,7 @@ async def test_video_prefix_tries_video_first() -> None:
     assert h.poller.tasks["video_abc"].kind is TaskKind.VIDEO
 
 
-async def test_both_endpoints_404_marks_not_found_and_stops_polling() -> None:
+async def test_every_endpoint_404_marks_not_found_and_stops_polling() -> None:
     async with Harness(policy=fast(interval=1.0)) as h:
         h.source.default = lambda t, k, n: NotFoundError("HTTP 404", status_code=404)
         (auto,) = h.add("task-404")
@@ -523,6 +523,7 @@ async def test_both_endpoints_404_marks_not_found_and_stops_polling() -> None:
     assert [c.kind for c in h.source.calls if c.task_id == "task-404"] == [
         TaskKind.IMAGE,
         TaskKind.VIDEO,
+        TaskKind.MODEL_3D,
     ]
     assert [c.kind for c in h.source.calls if c.task_id == "image_404"] == [TaskKind.IMAGE]
     for task in (auto, image):
