@@ -126,3 +126,38 @@ async def test_the_fallback_table_does_what_the_task_table_asks() -> None:
         fallback.set_column_width("status", 11)
         await pilot.pause()
         assert text(fallback) == text(plain)
+
+
+DataTable_refresh = DataTable.refresh
+
+
+async def test_folded_cell_updates_repaint_only_their_rows_and_show_on_screen() -> None:
+    """Inside folded_refresh, update_cell repaints the rows it changed (scrolled or not),
+    and only those: a wrong region would leave the old text on screen."""
+    app = Pair()
+    async with app.run_test(size=(80, 40)) as pilot:
+        fast = app.query_one("#fast", FastDataTable)
+        app.query_one("#plain", DataTable).display = False
+        app.set_focus(None)
+        for scroll in (0, 15):
+            fast.scroll_to(y=scroll, animate=False)
+            await pilot.pause()
+            assert fast.scroll_offset.y == scroll
+            regions: list[Any] = []
+
+            def spy(self: Any, *args: Any, _seen: list[Any] = regions, **kwargs: Any) -> Any:
+                _seen.append(args)
+                return DataTable_refresh(self, *args, **kwargs)
+
+            DataTable.refresh = spy  # type: ignore[method-assign]
+            try:
+                with fast.folded_refresh():
+                    for row in (scroll + 2, scroll + 7):
+                        fast.update_cell(f"r{row}", "reason", Text(f"NEW{row}"))
+            finally:
+                DataTable.refresh = DataTable_refresh  # type: ignore[method-assign]
+            assert len(regions) == 2 and all(len(args) == 1 for args in regions)
+            assert sorted(args[0].y for args in regions) == [3, 8]  # header, then rows
+            await pilot.pause()
+            screen = app.export_screenshot()
+            assert f"NEW{scroll + 2}" in screen and f"NEW{scroll + 7}" in screen

@@ -118,6 +118,8 @@ class FastDataTable(PlainDataTable):
     # Class-level defaults: DataTable.__init__ refreshes before our __init__ could run.
     _holding_refresh = False
     _refresh_held = False
+    _cell_refresh = False
+    _rows_held: set[RowKey] | None = None
     _rows_version = 0
     _order_cache: tuple[int, list[Row]] | None = None
     _offsets_cache: tuple[int, list[tuple[RowKey, int]]] | None = None
@@ -371,7 +373,30 @@ class FastDataTable(PlainDataTable):
         self._update_dimensions(())
         self.refresh()
 
-    # -- one refresh per batch ------------------------------------------------------
+    # -- one refresh per batch, of the rows that changed ----------------------------
+
+    def update_cell(
+        self,
+        row_key: RowKey | str,
+        column_key: ColumnKey | str,
+        value: Text,
+        *,
+        update_width: bool = False,
+    ) -> None:
+        # Inside folded_refresh() the row is noted instead of the whole table being
+        # refreshed: the live columns change a cell in most rows on screen every second,
+        # and repainting only those rows leaves the others' lines in the widget's cache.
+        if not self._holding_refresh or update_width:
+            super().update_cell(row_key, column_key, value, update_width=update_width)
+            return
+        if self._rows_held is None:
+            self._rows_held = set()
+        self._rows_held.add(RowKey(row_key) if isinstance(row_key, str) else row_key)
+        self._cell_refresh = True
+        try:
+            super().update_cell(row_key, column_key, value)
+        finally:
+            self._cell_refresh = False
 
     def refresh(
         self,
@@ -381,15 +406,18 @@ class FastDataTable(PlainDataTable):
         recompose: bool = False,
     ) -> Self:
         # update_cell() refreshes the whole widget on every call (~25 us each); inside
-        # folded_refresh() plain refreshes are folded into one at the end.
+        # folded_refresh() plain refreshes are folded into one at the end, and those of
+        # update_cell() into a refresh of the rows they changed.
         if self._holding_refresh and not (regions or layout or recompose):
-            self._refresh_held = True
+            if not self._cell_refresh:
+                self._refresh_held = True
             return self
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     @contextmanager
     def folded_refresh(self) -> Iterator[None]:
-        """Fold the refreshes of many ``update_cell`` calls into one."""
+        """Fold the refreshes of many ``update_cell`` calls into one: of the rows they
+        changed, or of the whole table when anything else asked for a refresh."""
         if self._holding_refresh:
             yield
             return
@@ -398,9 +426,28 @@ class FastDataTable(PlainDataTable):
             yield
         finally:
             self._holding_refresh = False
+            rows, self._rows_held = self._rows_held, None
             if self._refresh_held:
                 self._refresh_held = False
                 super().refresh()
+            elif rows:
+                self._refresh_rows(rows)
+
+    def _refresh_rows(self, rows: Iterable[RowKey]) -> None:
+        """Repaint these rows where they are on screen (DataTable's ``refresh_row`` sums
+        the heights of every row above, O(rows); here every row is one line high)."""
+        window = self.window_region
+        top = self.header_height if self.show_header else 0
+        width = max(self.size.width, self.virtual_size.width)
+        scroll = -self.scroll_offset
+        locations = self._row_locations
+        for row_key in rows:
+            row_index = locations.get(row_key)
+            if row_index is None:
+                continue
+            region = Region(0, top + row_index, width, 1)
+            if window.overlaps(region):
+                super().refresh(region.translate(scroll))
 
 
 # -- the guard: fall back to PlainDataTable when Textual changed ----------------------
