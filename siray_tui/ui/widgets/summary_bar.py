@@ -8,9 +8,13 @@ its tasks and the poller's stats. Server text (the last error) is placed in the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 from textual.content import Content
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from textual.css.styles import RulesMap
 
 from siray_tui.core.report import format_ago, format_duration, plural
 from siray_tui.core.text import first_line
@@ -167,9 +171,10 @@ class SummaryBar(Static):
             return
         self._last = content
         width = self.content_region.width
+        rules = cast("RulesMap", self.styles)  # what Textual itself measures with
         same_height = (
             last is not None
             and width > 0
-            and content.get_height(self.styles, width) == last.get_height(self.styles, width)
+            and content.get_height(rules, width) == last.get_height(rules, width)
         )
         self.update(content, layout=not same_height)
