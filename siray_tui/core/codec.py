@@ -151,6 +151,10 @@ def plan_write(parsed: Parsed, watchlist: Watchlist) -> tuple[list[str], dict[st
             if task.task_id != task_id:
                 raise StoreError(f"task {task.task_id!r} was filed under {task_id!r}")
             row = rows.get(task_id)
+            if row is not None and row.task is task and row.text is not None:
+                texts.append(row.text)  # the row's own task, untouched
+                new_rows[task_id] = row
+                continue
             fingerprint = _fingerprint(task)
             if row is not None and row.task.state is task.state and row.fingerprint == fingerprint:
                 text = row.text

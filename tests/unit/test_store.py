@@ -355,6 +355,34 @@ def test_update_does_not_modify_the_given_objects(store: WatchlistStore) -> None
     assert store.load()["x1"].label == "kept"
 
 
+def test_update_copies_only_the_tasks_it_changes_and_never_the_cached_ones_in_place(
+    store: WatchlistStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poller saves about once a second: copying every task each time was most of a
+    save's cost. The tasks handed out by current_tasks() (the cache) must not change."""
+    store.add([f"x{index}" for index in range(200)])
+    store.mutate(lambda watchlist: None)  # the cache now holds this store's own rows
+    cached = store.current_tasks()
+    before = cached["x7"].copy()
+    seen = observed(cached["x7"], "IN_PROGRESS", T0 + 5, progress="10%")
+    copies: list[str] = []
+    original_copy = WatchedTask.copy
+
+    def counting_copy(task: WatchedTask) -> WatchedTask:
+        copies.append(task.task_id)
+        return original_copy(task)
+
+    monkeypatch.setattr(WatchedTask, "copy", counting_copy)
+    store.update([seen])
+    monkeypatch.undo()
+    assert len(copies) <= 3, copies  # the changed task (and the row kept of it), not 200
+    assert cached["x7"] == before and cached["x7"].status is not TaskStatus.IN_PROGRESS
+    after = store.current_tasks()
+    assert after["x7"].status is TaskStatus.IN_PROGRESS
+    assert after["x8"] is cached["x8"]  # untouched rows are kept as they were
+    assert WatchlistStore(store.path.parent).load()["x7"].status is TaskStatus.IN_PROGRESS
+
+
 def test_merge_histories() -> None:
     a = [StatusChange("QUEUED", 10.0), StatusChange("IN_PROGRESS", 20.0)]
     longer = [*a, StatusChange("SUCCESS", 30.0)]
