@@ -146,29 +146,28 @@ def plan_write(parsed: Parsed, watchlist: Watchlist) -> tuple[list[str], dict[st
     changed = len(tasks) != len(rows) or list(tasks) != list(rows)
     texts: list[str] = []
     new_rows: dict[str, Row] = {}
-    with gcpolicy.building():
-        for task_id, task in tasks.items():
-            if task.task_id != task_id:
-                raise StoreError(f"task {task.task_id!r} was filed under {task_id!r}")
-            row = rows.get(task_id)
-            if row is not None and row.task is task and row.text is not None:
-                texts.append(row.text)  # the row's own task, untouched
-                new_rows[task_id] = row
-                continue
-            fingerprint = _fingerprint(task)
-            if row is not None and row.task.state is task.state and row.fingerprint == fingerprint:
-                text = row.text
-                if text is None:  # read from a file in another layout: re-serialise as read
-                    text = ENCODER.encode(row.entry)
-                    row = Row(row.task, row.fingerprint, text)
-            else:
-                if row is None:
-                    validate_task_id(task_id)
-                changed = True
-                text = ENCODER.encode(encode_task(task))
-                row = Row(task.copy(), fingerprint, text)
-            texts.append(text)
+    for task_id, task in tasks.items():
+        if task.task_id != task_id:
+            raise StoreError(f"task {task.task_id!r} was filed under {task_id!r}")
+        row = rows.get(task_id)
+        if row is not None and row.task is task and row.text is not None:
+            texts.append(row.text)  # the row's own task, untouched
             new_rows[task_id] = row
+            continue
+        fingerprint = _fingerprint(task)
+        if row is not None and row.task.state is task.state and row.fingerprint == fingerprint:
+            text = row.text
+            if text is None:  # read from a file in another layout: re-serialise as read
+                text = ENCODER.encode(row.entry)
+                row = Row(row.task, row.fingerprint, text)
+        else:
+            if row is None:
+                validate_task_id(task_id)
+            changed = True
+            text = ENCODER.encode(encode_task(task))
+            row = Row(task.copy(), fingerprint, text)
+        texts.append(text)
+        new_rows[task_id] = row
     return (texts, new_rows) if changed else None
 
 

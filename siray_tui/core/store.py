@@ -47,8 +47,10 @@ Decoding and encoding are :mod:`siray_tui.core.codec`'s; the file part keeps the
 * The bytes last read or written are remembered with their parsed rows, so a change on
   an unchanged file costs a read, a comparison, copies and a write, not a parse; a plain
   :meth:`~WatchlistStore.load` on a file nobody changed is cheap too.
+* The poller's saves copy only the tasks they change; the others are written back by
+  identity as their rows' texts.
 * The cyclic garbage collector is paused while the hundreds of thousands of small
-  objects of a load or save are made (:func:`siray_tui.core.gcpolicy.building`, which
+  objects of a load or a general change are made (:func:`siray_tui.core.gcpolicy.building`, which
   never thaws what the dashboard froze).
 """
 
@@ -306,9 +308,12 @@ class WatchlistStore:
         The poller saves about once a second: copying 10,000 tasks each time (and
         fingerprinting them to find what changed) was ~30 ms of work holding the GIL in
         a worker thread, time the event loop waited for. Untouched tasks are recognised
-        by identity and written back as their row's text.
+        by identity and written back as their row's text. That save makes a few hundred
+        objects, so it leaves the collector alone (:func:`gcpolicy.building` would freeze
+        every young object of the process, the dashboard's passing ones too, each second).
         """
-        with self._locked(), gcpolicy.building():
+        building = gcpolicy.building() if copy_tasks else contextlib.nullcontext()
+        with self._locked(), building:
             self._remove_temp_files()
             data = self._read_bytes()
             parsed = self._cache
