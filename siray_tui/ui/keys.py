@@ -53,6 +53,14 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec(
         "c", "copy", "Copy ID", "Copy the selected task's ID to the clipboard", "c", footer=False
     ),
+    KeySpec(
+        "e",
+        "export",
+        "Export",
+        "Export the rows shown (filter and sort applied) to a CSV file in the download folder",
+        "e",
+        footer=False,
+    ),
     KeySpec("r", "refresh", "Refresh", "Poll the selected task now", "r", footer=False),
     KeySpec("R", "refresh_all", "Refresh all", "Poll every task now", "R", footer=False),
     KeySpec("p", "toggle_pause", "Pause", "Pause or resume polling", "p"),
