@@ -49,7 +49,7 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("enter", "details", "Details", "Show every detail of the selected task", "enter"),
     KeySpec("o", "open", "Open", "Open the selected task's first output in a browser", "o"),
     KeySpec("d", "download", "Download", "Download the selected task's outputs", "d"),
-    # c and r stay out of the footer, so that at 120 columns it holds f, m, ? and q.
+    # c and r stay out of the footer, so that at 120 columns it holds t, f, ? and q.
     KeySpec(
         "c", "copy", "Copy ID", "Copy the selected task's ID to the clipboard", "c", footer=False
     ),
@@ -60,6 +60,13 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
         "Export the rows shown (filter and sort applied) to a CSV file in the download folder",
         "e",
         footer=False,
+    ),
+    KeySpec(
+        "t",
+        "stats",
+        "Stats",
+        "Stats and failure triage: per kind and model, failures grouped by reason",
+        "t",
     ),
     KeySpec("r", "refresh", "Refresh", "Poll the selected task now", "r", footer=False),
     KeySpec("R", "refresh_all", "Refresh all", "Poll every task now", "R", footer=False),

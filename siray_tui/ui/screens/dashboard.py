@@ -16,6 +16,7 @@ undo, and those of other processes) live in its base class, :class:`WatchlistEdi
 | ``d`` | download the selected task's outputs |
 | ``c`` | copy the selected task's ID |
 | ``e`` | export the rows shown to a CSV file in the download folder |
+| ``t`` | stats and failure triage (a group's tasks can be shown here: ``escape`` clears) |
 | ``r`` / ``R`` | poll the selected task / every task now |
 | ``p`` | pause or resume polling |
 | ``m`` | mute or unmute the finished-task toasts |
@@ -29,7 +30,7 @@ undo, and those of other processes) live in its base class, :class:`WatchlistEdi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -66,6 +67,7 @@ from siray_tui.ui.outputs import OutputActions
 from siray_tui.ui.reachability import Reachability
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
+from siray_tui.ui.screens.stats import StatsScreen
 from siray_tui.ui.screens.status_picker import StatusPicker
 from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
 from siray_tui.ui.summary import SummaryTracker
@@ -123,6 +125,8 @@ class DashboardScreen(WatchlistEdits):
         self._last_error_at: float | None = None
         self.actions: OutputActions
         self.loaded = False
+        self.group = ""
+        """The failure group the table is narrowed to (its reason), or empty."""
         """Whether the watchlist has been read (it is read in a thread at mount)."""
 
     # -- building --------------------------------------------------------------------
@@ -366,6 +370,7 @@ class DashboardScreen(WatchlistEdits):
             shown=len(table.shown_ids),
             query=table.text_filter,
             status_filter=table.status_filter,
+            group=self.group if table.id_filter is not None else "",
             sort=(table.sort_column, table.sort_reverse),
             now=now,
             offline=self.settings.base_url if self._reach.offline else None,
@@ -502,6 +507,8 @@ class DashboardScreen(WatchlistEdits):
         self.refresh_summary()
 
     def action_filter(self) -> None:
+        if self.table.id_filter is not None:
+            self._clear_group()
         box = self.query_one("#filter", Input)
         box.display = True
         box.focus()
@@ -519,7 +526,9 @@ class DashboardScreen(WatchlistEdits):
         self.table.focus()
 
     def key_escape(self) -> None:
-        """Escape clears the text filter (and hides its box)."""
+        """Escape clears the text filter (and hides its box) and a failure group's."""
+        if self.table.id_filter is not None:
+            self._clear_group()
         box = self.query_one("#filter", Input)
         if box.display or self.table.text_filter:
             box.value = ""
@@ -558,6 +567,42 @@ class DashboardScreen(WatchlistEdits):
         reverse = not table.sort_reverse if column == table.sort_column else False
         table.set_sort(column, reverse)
         self.refresh_summary()
+
+    # -- stats and triage ------------------------------------------------------------
+
+    def action_stats(self) -> None:
+        if self._ready():
+            self.app.push_screen(StatsScreen(self))
+
+    def triage_tasks(self) -> Iterable[WatchedTask]:
+        """Every task the table knows (filters do not apply: triage is about them all)."""
+        return self.table.tasks.values()
+
+    def show_group(self, ids: frozenset[str], reason: str) -> None:
+        """Show only ``ids`` (a failure group): the text and status filters are lifted,
+        so that every task of the group shows; ``escape`` or ``/`` brings all back."""
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.table.text_filter, self.table.status_filter = "", "all"
+        self.group = reason
+        self.table.set_id_filter(ids)
+        self.table.focus()
+        self.refresh_summary()
+        self.notify(
+            f"Showing the {plural(len(ids), 'task')} of the group: escape shows every task",
+            markup=False,
+        )
+
+    def _clear_group(self) -> None:
+        self.group = ""
+        self.table.set_id_filter(None)
+        self.refresh_summary()
+
+    def copy_ids(self, ids: Sequence[str]) -> None:
+        """Copy task IDs, separated by spaces (they paste into a shell, or into ``a``)."""
+        self.app.copy_to_clipboard(" ".join(ids))
+        self.notify(f"Copied {plural(len(ids), 'task ID')}", markup=False)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
