@@ -45,7 +45,7 @@ def test_a_thousand_reasons_differing_in_numbers_are_one_group() -> None:
     ("reason", "group"),
     [
         ("invalid image size 4096x4096: max 2048 x 2048", "invalid image size <size>: max <size>"),
-        ("size 1920×1080 or 1024*1024", "size <size> or <size>"),
+        ("size 1920\u00d71080 or 1024*1024", "size <size> or <size>"),
         ("task image_ab12cd34ef failed", "task <id> failed"),
         ("task video_c0ffee0001 failed", "task <id> failed"),
         ("request 3f2a9c1e-1234-4abc-9def-0123456789ab timed out", "request <id> timed out"),
