@@ -88,7 +88,7 @@ async def test_server_text_is_shown_literally(make_app: AppFactory) -> None:
         failures = screen.query_one("#failures", DataTable)
         reasons = [failures.get_row_at(i)[2].plain for i in range(failures.row_count)]
         hostile = next(reason for reason in reasons if "pwned" in reason)
-        assert hostile == '[bold red]pwned[/] [@click=app.quit]x[/] done'
+        assert hostile == "[bold red]pwned[/] [@click=app.quit]x[/] done"
         failures.move_cursor(row=reasons.index(hostile), animate=False)
         await pilot.pause()
         example = screen.query_one("#failure-example", Static)
