@@ -84,19 +84,22 @@ def stat_row(group: GroupStats) -> list[Text]:
 
 
 def _local(seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
+    return time.strftime("%m-%d %H:%M", time.localtime(seconds))
 
 
 def timeline_caption(line: Timeline) -> Content:
     """What the chart shows: its time range, a bar's width, the peak and the failures."""
     if line.start is None or line.end is None or not any(line.completed):
         return Content.assemble(("No task has ended yet.", "dim"))
+    start, end = _local(line.start), _local(line.end)
+    if end[:5] == start[:5]:
+        end = end[6:]  # the same day: the time says it
     return Content.assemble(
         (f"{sum(line.completed)} ended", "bold"),
-        f" ({sum(line.failed)} failed) from {_local(line.start)} to {_local(line.end)}",
-        ("  ·  a bar is ", "dim"),
+        f" ({sum(line.failed)} failed)  {start} → {end}",
+        ("  bar ", "dim"),
         format_duration(line.bucket),
-        ("  ·  most in one bar: ", "dim"),
+        ("  peak ", "dim"),
         str(max(line.completed)),
     )
 
@@ -140,13 +143,11 @@ class StatsScreen(Screen[None]):
                 Content.assemble(
                     ("Failures by reason", "bold underline"),
                     ("   enter", "bold"),
-                    " shows a group's tasks in the table  ",
+                    " show in table · ",
                     ("c", "bold"),
-                    " copies their IDs  ",
+                    " copy IDs · ",
                     ("x", "bold"),
-                    " removes them (",
-                    ("u", "bold"),
-                    " undoes)",
+                    " remove all",
                 ),
                 classes="stats-section",
             )
