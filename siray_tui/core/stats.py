@@ -70,7 +70,10 @@ def finished_at(task: WatchedTask) -> float | None:
     """When a final task ended: the server's finish time, else when we first saw it final
     (the last status change), else its last poll. None for an unfinished task."""
     state = task.state
-    if state is None or not state.status.is_final:
+    if state is None:
+        return None
+    status = state.status
+    if status is not TaskStatus.SUCCESS and status is not TaskStatus.FAILURE:
         return None
     if state.finish_time is not None:
         return state.finish_time
@@ -83,13 +86,17 @@ def finished_at(task: WatchedTask) -> float | None:
 
 _VARIABLE = re.compile(
     r"""
-    (?P<quoted> "[^"\n]*" | “[^”\n]*” | `[^`\n]*` | (?<![\w])'[^'\n]*'(?![\w]) )
-    | (?P<uuid> (?<![\w-])[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?![\w-]) )
-    | (?P<id> (?<![\w-])[A-Za-z][A-Za-z0-9]*[_-](?=[A-Za-z]*[0-9])[A-Za-z0-9]{6,}(?![\w-]) )
-    | (?P<hex> (?<![\w.])(?:0[xX][0-9a-fA-F]+
-                 | (?=[a-fA-F]*[0-9])(?=[0-9]*[a-fA-F])[0-9a-fA-F]{8,})(?![\w.]) )
-    | (?P<size> (?<![\w.])\d+(?:\.\d+)?\s?[x\u00d7*]\s?\d+(?:\.\d+)?(?![\w.]) )
-    | (?P<n> (?<![\w.])\d+(?:[.,]\d+)* )
+    (?P<quoted> "[^"\n]*" | “[^”\n]*” | `[^`\n]*` )
+    | (?<!\w)  # the rest starts a word: checked once, so most positions fail fast
+    (?:
+        (?P<single> '[^'\n]*'(?!\w) )
+      | (?P<uuid> (?<!-)[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?![\w-]) )
+      | (?P<id> (?<!-)[A-Za-z][A-Za-z0-9]*[_-](?=[A-Za-z]*[0-9])[A-Za-z0-9]{6,}(?![\w-]) )
+      | (?P<hex> (?<!\.)(?:0[xX][0-9a-fA-F]+
+                   | (?=[a-fA-F]*[0-9])(?=[0-9]*[a-fA-F])[0-9a-fA-F]{8,})(?![\w.]) )
+      | (?P<size> (?<!\.)\d+(?:\.\d+)?\s?[x\u00d7*]\s?\d+(?:\.\d+)?(?![\w.]) )
+      | (?P<n> (?<!\.)\d+(?:[.,]\d+)* )
+    )
     """,
     re.VERBOSE,
 )
@@ -100,6 +107,7 @@ in order at each position, so a quoted value is one placeholder whatever it hold
 
 PLACEHOLDERS: Final[dict[str, str]] = {
     "quoted": '"<…>"',
+    "single": '"<…>"',
     "uuid": "<id>",
     "id": "<id>",
     "hex": "<hex>",
@@ -208,6 +216,22 @@ class Stats:
     failures: tuple[FailureGroup, ...] = ()
 
 
+_Ended = tuple[bool, float | None, float | None]
+"""A finished task's sample: whether it succeeded, its queue wait and its run time."""
+
+
+def _ended(task: WatchedTask, now: float) -> _Ended | None:
+    state = task.state
+    if state is None:
+        return None
+    status = state.status
+    # identity, not is_final: at 10,000 tasks the enum property alone costs milliseconds
+    if status is not TaskStatus.SUCCESS and status is not TaskStatus.FAILURE:
+        return None
+    timings = state.timings(now)
+    return status is TaskStatus.SUCCESS, timings.queue, timings.run
+
+
 class _Tally:
     """Counts and samples of one kind or model while the tasks are walked."""
 
@@ -218,79 +242,103 @@ class _Tally:
         self.queue: list[float] = []
         self.run: list[float] = []
 
-    def add(self, task: WatchedTask, now: float) -> None:
+    def add(self, sample: _Ended | None) -> None:
         self.tasks += 1
-        state = task.state
-        if state is None or not state.status.is_final:
+        if sample is None:
             return
-        if state.status is TaskStatus.SUCCESS:
+        succeeded, queue, run = sample
+        if succeeded:
             self.succeeded += 1
         else:
             self.failed += 1
-        timings = state.timings(now)
-        if timings.queue is not None:
-            self.queue.append(timings.queue)
-        if timings.run is not None:
-            self.run.append(timings.run)
+        if queue is not None:
+            self.queue.append(queue)
+        if run is not None:
+            self.run.append(run)
 
     def stats(self, name: str) -> GroupStats:
-        return GroupStats(
-            name,
-            self.tasks,
-            self.succeeded,
-            self.failed,
-            Latency.of(self.queue),
-            Latency.of(self.run),
-        )
+        queue, run = Latency.of(self.queue), Latency.of(self.run)
+        return GroupStats(name, self.tasks, self.succeeded, self.failed, queue, run)
 
 
-def _time_range(tasks: Sequence[WatchedTask], now: float) -> tuple[float, float] | None:
+def _tally(tallies: dict[str, _Tally], name: str) -> _Tally:
+    tally = tallies.get(name)
+    if tally is None:
+        tally = tallies[name] = _Tally()
+    return tally
+
+
+def _time_range(
+    tasks: Sequence[WatchedTask], ends: Sequence[float | None], now: float
+) -> tuple[float, float] | None:
     """From the earliest submission (or addition) to the last completion, or to ``now``
     while a task is still going."""
     start = math.inf
     end = -math.inf
-    for task in tasks:
+    for task, ended in zip(tasks, ends, strict=True):
         state = task.state
         began = state.submit_time if state is not None and state.submit_time else task.added_at
-        if began:
-            start = min(start, began)
-        ended = finished_at(task)
+        if began and began < start:
+            start = began
         if ended is None:
             if not task.not_found:
                 end = max(end, now)
-        else:
-            end = max(end, ended)
-    if start is math.inf:
+        elif ended > end:
+            end = ended
+    if start == math.inf:
         return None
     return start, max(end, start)
 
 
-def timeline(tasks: Sequence[WatchedTask], now: float, buckets: int = BUCKETS) -> Timeline:
-    """Completions per bucket, ``buckets`` of them over the watchlist's time range."""
-    span = _time_range(tasks, now)
+def timeline(
+    tasks: Sequence[WatchedTask],
+    now: float,
+    buckets: int = BUCKETS,
+    ends: Sequence[float | None] | None = None,
+) -> Timeline:
+    """Completions per bucket, ``buckets`` of them over the watchlist's time range.
+
+    Args:
+        tasks: the tasks.
+        now: wall-clock Unix seconds.
+        buckets: how many buckets.
+        ends: :func:`finished_at` of each task, when known already.
+    """
+    if ends is None:
+        ends = [finished_at(task) for task in tasks]
+    span = _time_range(tasks, ends, now)
     if span is None or buckets < 1:
         return Timeline()
     start, end = span
     width = max((end - start) / buckets, 1.0)
     completed = [0] * buckets
     failed = [0] * buckets
-    for task in tasks:
-        ended = finished_at(task)
+    last = buckets - 1
+    for task, ended in zip(tasks, ends, strict=True):
         if ended is None:
             continue
-        index = min(buckets - 1, max(0, int((ended - start) / width)))
+        index = min(last, max(0, int((ended - start) / width)))
         completed[index] += 1
-        if task.status is TaskStatus.FAILURE:
+        if task.state is not None and task.state.status is TaskStatus.FAILURE:
             failed[index] += 1
     return Timeline(start, width, tuple(completed), tuple(failed))
 
 
-def failure_groups(tasks: Iterable[WatchedTask]) -> tuple[FailureGroup, ...]:
+def failure_groups(
+    tasks: Sequence[WatchedTask], ends: Sequence[float | None] | None = None
+) -> tuple[FailureGroup, ...]:
     """FAILURE tasks grouped by normalised reason: the largest group first, then the one
-    that failed most recently."""
+    that failed most recently.
+
+    Args:
+        tasks: the tasks (any status: only FAILURE ones are grouped).
+        ends: :func:`finished_at` of each task, when known already.
+    """
+    if ends is None:
+        ends = [finished_at(task) for task in tasks]
     normalised: dict[str, str] = {}  # many tasks share a reason: normalise each text once
     members: dict[str, list[tuple[float, str, str]]] = {}
-    for task in tasks:
+    for task, ended in zip(tasks, ends, strict=True):
         state = task.state
         if state is None or state.status is not TaskStatus.FAILURE:
             continue
@@ -298,8 +346,7 @@ def failure_groups(tasks: Iterable[WatchedTask]) -> tuple[FailureGroup, ...]:
         group = normalised.get(raw)
         if group is None:
             group = normalised[raw] = normalise_reason(raw)
-        when = finished_at(task)
-        members.setdefault(group, []).append((when or 0.0, task.task_id, raw))
+        members.setdefault(group, []).append((ended or 0.0, task.task_id, raw))
     groups = []
     for reason, entries in members.items():
         entries.sort(key=lambda entry: entry[0], reverse=True)
@@ -328,8 +375,10 @@ def compute_stats(tasks: Iterable[WatchedTask], now: float, buckets: int = BUCKE
     kinds: dict[str, _Tally] = {}
     models: dict[str, _Tally] = {}
     for task in items:
-        kinds.setdefault(task.kind.value, _Tally()).add(task, now)
-        models.setdefault(model_of(task) or UNKNOWN_MODEL, _Tally()).add(task, now)
+        sample = _ended(task, now)
+        _tally(kinds, task.kind.value).add(sample)
+        _tally(models, model_of(task) or UNKNOWN_MODEL).add(sample)
+    ends = [finished_at(task) for task in items]
     kind_order = [kind.value for kind in TaskKind]
     by_kind = tuple(
         kinds[name].stats(name)
@@ -342,6 +391,6 @@ def compute_stats(tasks: Iterable[WatchedTask], now: float, buckets: int = BUCKE
         total=len(items),
         by_kind=by_kind,
         by_model=by_model,
-        timeline=timeline(items, now, buckets),
-        failures=failure_groups(items),
+        timeline=timeline(items, now, buckets, ends),
+        failures=failure_groups(items, ends),
     )
