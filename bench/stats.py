@@ -1,4 +1,4 @@
-"""How long the stats and triage screen takes at 10,000 tasks. Run: ``.venv/bin/python bench/stats.py``.
+"""How long the stats and triage screen takes at 10,000 tasks: ``python bench/stats.py``.
 
 Two figures: computing the stats in the core (:func:`compute_stats`, every failure reason
 different in its numbers, IDs and sizes, so each is normalised), and opening the screen:
