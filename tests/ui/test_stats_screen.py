@@ -180,6 +180,20 @@ async def test_x_removes_the_group_and_u_brings_it_back(make_app: AppFactory) ->
         assert restored.state is not None and restored.state.fail_reason.startswith("upstream")
 
 
+async def test_recount_keeps_the_cursor_on_its_group(make_app: AppFactory) -> None:
+    app = make_app(triage_tasks())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_stats(pilot)
+        await pilot.press("down")
+        group = screen.selected_group()
+        assert group is not None and "pwned" in group.reason
+        app.dashboard.remove_ids(GROUP)  # the largest group goes: the others move up
+        await pilot.press("r")
+        await pilot.pause()
+        assert screen.selected_group() == group
+        assert screen.query_one("#failures", DataTable).cursor_row == 0
+
+
 async def test_group_actions_without_failures_say_so(make_app: AppFactory) -> None:
     app = make_app([make_task("image_ok000001", "SUCCESS", ago=100, queue=1, run=2)])
     async with app.run_test(size=SIZE) as pilot:

@@ -174,9 +174,10 @@ class StatsScreen(Screen[None]):
     # -- showing ---------------------------------------------------------------------
 
     def recount(self) -> None:
-        """Count everything again and show it; the cursor stays on its row number."""
+        """Count everything again and show it; the cursor stays on its group (on its row
+        number when the group is gone)."""
         now = self.host.clock.now()
-        self.stats = stats = compute_stats(self.host.triage_tasks(), now)
+        stats = compute_stats(self.host.triage_tasks(), now)
         failed = sum(group.count for group in stats.failures)
         self.query_one("#stats-title", Static).update(
             Content.assemble(
@@ -195,11 +196,14 @@ class StatsScreen(Screen[None]):
         chart = self.query_one("#timeline", Sparkline)
         chart.data = list(stats.timeline.completed)
         self.query_one("#timeline-caption", Static).update(timeline_caption(stats.timeline))
-        self._show_failures(stats.failures, now)
+        self._show_failures(stats, now)
 
-    def _show_failures(self, groups: Sequence[FailureGroup], now: float) -> None:
+    def _show_failures(self, stats: Stats, now: float) -> None:
+        groups = stats.failures
         table = self.query_one("#failures", DataTable)
         row = table.cursor_row
+        selected = self.selected_group()  # from the old stats: the group the user was on
+        self.stats = stats
         table.clear()
         for index, group in enumerate(groups[:MAX_GROUPS]):
             table.add_row(
@@ -211,7 +215,11 @@ class StatsScreen(Screen[None]):
         if len(groups) > MAX_GROUPS:
             table.add_row(Text(""), Text(""), Text(f"… and {len(groups) - MAX_GROUPS} more groups"))
         if groups:
-            table.move_cursor(row=min(row, min(len(groups), MAX_GROUPS) - 1), animate=False)
+            # stay on the same group when it is still there (it may have moved up or down)
+            reasons = [group.reason for group in groups[:MAX_GROUPS]]
+            if selected is not None and selected.reason in reasons:
+                row = reasons.index(selected.reason)
+            table.move_cursor(row=min(row, len(reasons) - 1), animate=False)
         self._show_example()
 
     @on(DataTable.RowHighlighted, "#failures")
