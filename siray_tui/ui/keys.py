@@ -49,7 +49,7 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("enter", "details", "Details", "Show every detail of the selected task", "enter"),
     KeySpec("o", "open", "Open", "Open the selected task's first output in a browser", "o"),
     KeySpec("d", "download", "Download", "Download the selected task's outputs", "d"),
-    # c and r stay out of the footer, so that at 120 columns it holds t, f, ? and q.
+    # c and r stay out of the footer, so that at 120 columns it holds f, m, ? and q.
     KeySpec(
         "c", "copy", "Copy ID", "Copy the selected task's ID to the clipboard", "c", footer=False
     ),
@@ -61,13 +61,6 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
         "e",
         footer=False,
     ),
-    KeySpec(
-        "t",
-        "stats",
-        "Stats",
-        "Stats and failure triage: per kind and model, failures grouped by reason",
-        "t",
-    ),
     KeySpec("r", "refresh", "Refresh", "Poll the selected task now", "r", footer=False),
     KeySpec("R", "refresh_all", "Refresh all", "Poll every task now", "R", footer=False),
     KeySpec("p", "toggle_pause", "Pause", "Pause or resume polling", "p"),
@@ -76,6 +69,14 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("S", "reverse_sort", "Reverse", "Reverse the sort order", "S", footer=False),
     KeySpec("f", "pick_status", "Status", "Show only some statuses (several at once)", "f"),
     KeySpec("m", "toggle_toasts", "Mute", "Mute or unmute toasts for finished tasks", "m"),
+    # after m: at 120 columns the footer keeps m and leaves t out; from 130 it has both
+    KeySpec(
+        "t",
+        "stats",
+        "Stats",
+        "Stats and failure triage: per kind and model, failures grouped by reason",
+        "t",
+    ),
     KeySpec("question_mark", "help", "Help", "Show the keys", "?"),
     KeySpec("q", "quit", "Quit", "Quit siray-tui", "q"),
 )
