@@ -6,6 +6,10 @@ import csv
 import io
 import json
 import os
+import resource
+import signal
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -199,3 +203,29 @@ def test_failed_write_removes_its_temporary_file(
     assert os.listdir(tmp_path) == sorted(os.listdir(tmp_path))  # listing works
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
     assert target.is_dir() and not list(target.iterdir())
+
+
+def _small_files() -> None:
+    """In the child: files may grow to 2,000 bytes, and a write past that fails (EFBIG)
+    instead of killing the process, as a full disk would. Works for root too."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+
+def test_a_write_failing_midway_leaves_the_old_file(data_dir: Path, tmp_path: Path) -> None:
+    fill_store(data_dir, [make_task(f"image_big{i:06d}", "SUCCESS") for i in range(40)])
+    target = tmp_path / "tasks.json"
+    target.write_text("the previous export\n", encoding="utf-8")
+    command = [sys.executable, "-m", "siray_tui", "--data-dir", str(data_dir), "export"]
+    result = subprocess.run(
+        [*command, "--format", "json", "-o", str(target)],
+        capture_output=True,
+        text=True,
+        preexec_fn=_small_files,
+        env={**os.environ, "SIRAY_TUI_CONFIG": ""},
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"siray-tui: error: cannot write {target}: file too large\n"
+    assert target.read_text(encoding="utf-8") == "the previous export\n"
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
