@@ -209,6 +209,23 @@ def build_parser() -> argparse.ArgumentParser:
         _ids("+"),
         _arg("--dir", metavar="D", help="folder (default: the download dir)"),
     )
+    export = _add_command(
+        commands,
+        "export",
+        "write the watchlist (or some statuses of it) as CSV, JSON or NDJSON (no network)",
+        "  siray-tui export -o tasks.csv\n"
+        "  siray-tui export --format ndjson --status FAILURE | jq .fail_reason\n",
+        _arg("--format", choices=("csv", "json", "ndjson"), default="csv", help="(default csv)"),
+        _arg(
+            "--status",
+            action="append",
+            metavar="S",
+            help="only tasks in status S (SUCCESS, FAILURE, IN_PROGRESS...); repeatable",
+        ),
+    )
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="write FILE (atomically) instead of stdout"
+    )
 
     simulate = _add_command(
         commands,
@@ -331,4 +348,8 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, stdin:
         from siray_tui.cli.download import run_download
 
         return asyncio.run(guard.run(run_download(settings, args.ids, args.dir, out=out, err=err)))
+    if command == "export":
+        from siray_tui.cli.export import run_export
+
+        return run_export(settings, args.format, args.output, args.status, out, err)
     raise AssertionError(f"unhandled command {command}")

@@ -10,6 +10,7 @@ CLI, the poller, the dashboard) can catch one root and show a one-line message::
     │   └── WatchlistVersionError    written by a newer siray-tui: never downgraded
     ├── UnsafeUrlError           a server URL we refuse to open or fetch
     ├── DownloadError            an output that could not be saved
+    ├── ExportError              an export file that could not be written
     └── ApiError                 anything the Siray API answered (or did not)
         ├── AuthError            401 / 403: the token is missing or wrong
         ├── NotFoundError        404: no such task at this endpoint
@@ -61,6 +62,10 @@ class UnsafeUrlError(SirayError):
 
 class DownloadError(SirayError):
     """An output file could not be downloaded."""
+
+
+class ExportError(SirayError):
+    """An export could not be written; the message names the path and the reason."""
 
 
 class ApiError(SirayError):

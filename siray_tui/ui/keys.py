@@ -53,6 +53,14 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec(
         "c", "copy", "Copy ID", "Copy the selected task's ID to the clipboard", "c", footer=False
     ),
+    KeySpec(
+        "e",
+        "export",
+        "Export",
+        "Export the rows shown (filter and sort applied) to a CSV file in the download folder",
+        "e",
+        footer=False,
+    ),
     KeySpec("r", "refresh", "Refresh", "Poll the selected task now", "r", footer=False),
     KeySpec("R", "refresh_all", "Refresh all", "Poll every task now", "R", footer=False),
     KeySpec("p", "toggle_pause", "Pause", "Pause or resume polling", "p"),
@@ -61,6 +69,14 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("S", "reverse_sort", "Reverse", "Reverse the sort order", "S", footer=False),
     KeySpec("f", "pick_status", "Status", "Show only some statuses (several at once)", "f"),
     KeySpec("m", "toggle_toasts", "Mute", "Mute or unmute toasts for finished tasks", "m"),
+    # after m: at 120 columns the footer keeps m and leaves t out; from 130 it has both
+    KeySpec(
+        "t",
+        "stats",
+        "Stats",
+        "Stats and failure triage: per kind and model, failures grouped by reason",
+        "t",
+    ),
     KeySpec("question_mark", "help", "Help", "Show the keys", "?"),
     KeySpec("q", "quit", "Quit", "Quit siray-tui", "q"),
 )

@@ -7,40 +7,13 @@ is still growing, and mixing it in would make the p95 drift with the clock.
 from __future__ import annotations
 
 import bisect
-import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from siray_tui.core.columns import STATUS_ORDER, display_status
 from siray_tui.core.models import WatchedTask
-
-
-def percentile(values: Sequence[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of sorted ``values`` (None when empty).
-
-    Nearest rank always returns an observed value, which reads better than an
-    interpolated "p95 = 41.37s" between two real tasks.
-    """
-    if not values:
-        return None
-    rank = max(1, math.ceil(fraction * len(values)))
-    return values[min(rank, len(values)) - 1]
-
-
-@dataclass(frozen=True, slots=True)
-class Latency:
-    """Median and p95 of one phase over finished tasks."""
-
-    median: float | None = None
-    p95: float | None = None
-    count: int = 0
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> Latency:
-        """From unsorted samples."""
-        ordered = sorted(values)
-        return cls(percentile(ordered, 0.5), percentile(ordered, 0.95), len(ordered))
+from siray_tui.core.stats import Latency, percentile
 
 
 @dataclass(frozen=True, slots=True)

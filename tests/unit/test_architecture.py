@@ -72,7 +72,7 @@ def test_headless_commands_do_not_load_textual() -> None:
         "    return {m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')}\n"
         "baseline = loaded()\n"
         "import siray_tui.cli, siray_tui.cli.watchlist, siray_tui.cli.polling\n"
-        "import siray_tui.cli.download, siray_tui.demo, siray_tui.ui\n"
+        "import siray_tui.cli.download, siray_tui.cli.export, siray_tui.demo, siray_tui.ui\n"
         "import siray_tui.core.poller, siray_tui.core.store, siray_tui.core.downloads\n"
         "siray_tui.cli.build_parser()\n"
         "print(sorted(loaded() - baseline))\n"

@@ -15,6 +15,8 @@ undo, and those of other processes) live in its base class, :class:`WatchlistEdi
 | ``o`` | open the selected task's first output in a browser |
 | ``d`` | download the selected task's outputs |
 | ``c`` | copy the selected task's ID |
+| ``e`` | export the rows shown to a CSV file in the download folder |
+| ``t`` | stats and failure triage (a group's tasks can be shown here: ``escape`` clears) |
 | ``r`` / ``R`` | poll the selected task / every task now |
 | ``p`` | pause or resume polling |
 | ``m`` | mute or unmute the finished-task toasts |
@@ -28,7 +30,8 @@ undo, and those of other processes) live in its base class, :class:`WatchlistEdi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
@@ -51,6 +54,7 @@ from siray_tui.core.events import (
     TaskUpdated,
     WatchlistChanged,
 )
+from siray_tui.core.export import export_file
 from siray_tui.core.models import TaskStatus, WatchedTask
 from siray_tui.core.report import format_duration, plural
 from siray_tui.core.session import WatchSession
@@ -63,6 +67,7 @@ from siray_tui.ui.outputs import OutputActions
 from siray_tui.ui.reachability import Reachability
 from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
+from siray_tui.ui.screens.stats import StatsScreen
 from siray_tui.ui.screens.status_picker import StatusPicker
 from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
 from siray_tui.ui.summary import SummaryTracker
@@ -120,6 +125,8 @@ class DashboardScreen(WatchlistEdits):
         self._last_error_at: float | None = None
         self.actions: OutputActions
         self.loaded = False
+        self.group = ""
+        """The failure group the table is narrowed to (its reason), or empty."""
         """Whether the watchlist has been read (it is read in a thread at mount)."""
 
     # -- building --------------------------------------------------------------------
@@ -363,6 +370,7 @@ class DashboardScreen(WatchlistEdits):
             shown=len(table.shown_ids),
             query=table.text_filter,
             status_filter=table.status_filter,
+            group=self.group if table.id_filter is not None else "",
             sort=(table.sort_column, table.sort_reverse),
             now=now,
             offline=self.settings.base_url if self._reach.offline else None,
@@ -448,6 +456,30 @@ class DashboardScreen(WatchlistEdits):
         if task is not None:
             self.actions.copy(task.task_id, "task ID")
 
+    def action_export(self) -> None:
+        if self._ready():
+            self.export_rows()
+
+    @work(group="export", exit_on_error=False)
+    async def export_rows(self) -> Path | None:
+        """Write the rows shown, in their order, to a new CSV file in the download folder.
+
+        In a thread: 10,000 records and a file write would stall the screen. The tasks
+        are taken now, so the file is what the user saw when pressing ``e``.
+        """
+        table = self.table
+        tasks = [table.tasks[task_id] for task_id in table.shown_ids if task_id in table.tasks]
+        folder, now = self.settings.download_dir, self.clock.now()
+        try:
+            path = await asyncio.to_thread(export_file, folder, tasks, now)
+        except SirayError as exc:
+            self.notify(first_line(str(exc), 300), severity="error", markup=False)
+            return None
+        self.notify(
+            f"Exported {plural(len(tasks), 'task')} to {path}", title="Export", markup=False
+        )
+        return path
+
     def refresh_ids(self, ids: list[str] | None) -> None:
         """Ask the poller to poll now (None: every task)."""
         if not self.polling:
@@ -475,6 +507,8 @@ class DashboardScreen(WatchlistEdits):
         self.refresh_summary()
 
     def action_filter(self) -> None:
+        if self.table.id_filter is not None:
+            self._clear_group()
         box = self.query_one("#filter", Input)
         box.display = True
         box.focus()
@@ -492,7 +526,9 @@ class DashboardScreen(WatchlistEdits):
         self.table.focus()
 
     def key_escape(self) -> None:
-        """Escape clears the text filter (and hides its box)."""
+        """Escape clears the text filter (and hides its box) and a failure group's."""
+        if self.table.id_filter is not None:
+            self._clear_group()
         box = self.query_one("#filter", Input)
         if box.display or self.table.text_filter:
             box.value = ""
@@ -531,6 +567,42 @@ class DashboardScreen(WatchlistEdits):
         reverse = not table.sort_reverse if column == table.sort_column else False
         table.set_sort(column, reverse)
         self.refresh_summary()
+
+    # -- stats and triage ------------------------------------------------------------
+
+    def action_stats(self) -> None:
+        if self._ready():
+            self.app.push_screen(StatsScreen(self))
+
+    def triage_tasks(self) -> Iterable[WatchedTask]:
+        """Every task the table knows (filters do not apply: triage is about them all)."""
+        return self.table.tasks.values()
+
+    def show_group(self, ids: frozenset[str], reason: str) -> None:
+        """Show only ``ids`` (a failure group): the text and status filters are lifted,
+        so that every task of the group shows; ``escape`` or ``/`` brings all back."""
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.table.text_filter, self.table.status_filter = "", "all"
+        self.group = reason
+        self.table.set_id_filter(ids)
+        self.table.focus()
+        self.refresh_summary()
+        self.notify(
+            f"Showing the {plural(len(ids), 'task')} of the group: escape shows every task",
+            markup=False,
+        )
+
+    def _clear_group(self) -> None:
+        self.group = ""
+        self.table.set_id_filter(None)
+        self.refresh_summary()
+
+    def copy_ids(self, ids: Sequence[str]) -> None:
+        """Copy task IDs, separated by spaces (they paste into a shell, or into ``a``)."""
+        self.app.copy_to_clipboard(" ".join(ids))
+        self.notify(f"Copied {plural(len(ids), 'task ID')}", markup=False)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

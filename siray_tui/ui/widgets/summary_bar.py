@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from textual.css.styles import RulesMap
 
 from siray_tui.core.report import format_ago, format_duration, plural
+from siray_tui.core.stats import Latency
 from siray_tui.core.text import first_line
 from siray_tui.ui.columns import split_status_filter, status_style
-from siray_tui.ui.summary import Latency, TaskSummary
+from siray_tui.ui.summary import TaskSummary
 
 _SEP = ("  │  ", "dim")
 
@@ -41,6 +42,7 @@ class SummaryView:
         shown: rows passing the filters.
         query: the text filter.
         status_filter: the status filter name.
+        group: what the ID-set filter shows (a failure group's reason), or empty.
         sort: the sort column and whether reversed.
         now: wall seconds, for "12s ago".
         offline: the base URL when the recent polls could not reach it, else None.
@@ -59,6 +61,7 @@ class SummaryView:
     shown: int = 0
     query: str = ""
     status_filter: str = "all"
+    group: str = ""
     sort: tuple[str, bool] = ("added", False)
     now: float = 0.0
     offline: str | None = None
@@ -140,6 +143,8 @@ def render_summary(view: SummaryView) -> Content:
     if view.status_filter != "all":
         shown = ", ".join(split_status_filter(view.status_filter))
         parts += [("  status ", "dim"), (shown, "bold $accent")]
+    if view.group:
+        parts += [("  group ", "dim"), (first_line(view.group, 40), "bold $accent")]
     if view.query:
         parts += [("  filter ", "dim"), (repr(first_line(view.query, 40)), "bold $accent")]
     column, reverse = view.sort  # always shown: "added ▲" says why rows are in that order

@@ -105,6 +105,8 @@ class TaskTable(TableBase):
         self.sort_reverse = False
         self.text_filter = ""
         self.status_filter = "all"
+        self.id_filter: frozenset[str] | None = None
+        """Only these tasks (a failure group of the stats screen); None: no such filter."""
         self.retry_at: dict[str, float] = {}
         """Wall-clock time at which the poller retries a failing task."""
         self.update_cells = 0
@@ -252,6 +254,18 @@ class TaskTable(TableBase):
             self.status_filter = status_filter
         self._rebuild()
 
+    def set_id_filter(self, ids: frozenset[str] | None) -> None:
+        """Show only the tasks in ``ids`` (with the other filters), or lift that (None)."""
+        self.id_filter = ids
+        self._rebuild()
+
+    def passes(self, task: WatchedTask) -> bool:
+        """Whether ``task`` passes every filter: text, status and ID set."""
+        ids = self.id_filter
+        if ids is not None and task.task_id not in ids:
+            return False
+        return matches(task, self.text_filter, self.status_filter)
+
     def set_sort(self, column: str, reverse: bool = False) -> None:
         """Sort by a column key (or ``added``), keeping the cursor on its task."""
         if column not in SORT_KEYS:
@@ -265,9 +279,8 @@ class TaskTable(TableBase):
 
     def _wanted(self) -> list[str]:
         """IDs passing the filters, in sort order."""
-        text, status_filter = self.text_filter, self.status_filter
-        ids = [t.task_id for t in self.tasks.values() if matches(t, text, status_filter)]
-        return self._sorted(ids)
+        passes = self.passes
+        return self._sorted([t.task_id for t in self.tasks.values() if passes(t)])
 
     def _sorted(self, ids: list[str]) -> list[str]:
         if self.sort_column == "added" and not self.sort_reverse:
@@ -439,7 +452,7 @@ class TaskTable(TableBase):
             self.tasks[task_id] = task
             if old is not task:
                 self.summary.replace(old, task, now)
-            passes = matches(task, self.text_filter, self.status_filter)
+            passes = self.passes(task)
             if task_id not in shown:
                 if passes:
                     entering.append(task_id)
