@@ -133,7 +133,7 @@ def finished_task(sim: SimServer, kind: Kind, count: int = 1) -> tuple[str, list
 # -- endpoints ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["image", "video"])
+@pytest.mark.parametrize("kind", ["image", "video", "3d"])
 def test_submit_then_query_answers_the_documented_shape(sim: SimServer, kind: Kind) -> None:
     task_id = submit(sim, kind)
     assert re.fullmatch(rf"{kind}_[0-9a-f]{{24}}", task_id)
@@ -147,7 +147,8 @@ def test_submit_then_query_answers_the_documented_shape(sim: SimServer, kind: Ki
     data = envelope["data"]
     assert set(data) == DATA_KEYS
     assert data["task_id"] == task_id
-    assert data["action"] == {"image": "imageGenerate", "video": "videoGenerate"}[kind]
+    actions = {"image": "imageGenerate", "video": "videoGenerate", "3d": "modelGenerate"}
+    assert data["action"] == actions[kind]
     assert data["status"] in STATUS_ORDER
     assert re.fullmatch(r"\d{1,3}%", data["progress"])
     assert all(isinstance(data[k], int) for k in ("submit_time", "start_time", "finish_time"))
