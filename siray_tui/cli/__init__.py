@@ -50,7 +50,10 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group.add_argument("--data-dir", metavar="DIR", default=default, help="watchlist folder")
     group.add_argument("--config", metavar="FILE", default=default, help="config.toml to read")
     group.add_argument(
-        "--interval", metavar="S", default=default, help="seconds between polls (1 or more)"
+        "--interval",
+        metavar="S",
+        default=default,
+        help="seconds between polls of every kind (1 or more)",
     )
     group.add_argument("--concurrency", metavar="N", default=default, help="requests in flight")
     group.add_argument("--rate", metavar="R", default=default, help="requests per second")
