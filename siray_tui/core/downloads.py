@@ -74,20 +74,27 @@ CONTENT_TYPE_EXTENSIONS: Final[Mapping[str, str]] = MappingProxyType(
         "video/mp4": "mp4",
         "video/webm": "webm",
         "video/quicktime": "mov",
+        "model/gltf-binary": "glb",
+        "model/gltf+json": "gltf",
+        "model/obj": "obj",
+        "model/stl": "stl",
+        "model/vnd.usdz+zip": "usdz",
+        "application/zip": "zip",
     }
 )
 """The content types we name files after; anything else is saved as ``.bin``."""
 
-# Extensions accepted from a URL's path when the content type says nothing useful.
+# Extensions accepted from a URL's path when the content type says nothing useful. FBX
+# has no registered content type: it only ever comes as application/octet-stream.
 _URL_EXTENSIONS: Final[Mapping[str, str]] = MappingProxyType(
-    {ext: ext for ext in CONTENT_TYPE_EXTENSIONS.values()} | {"jpeg": "jpg"}
+    {ext: ext for ext in CONTENT_TYPE_EXTENSIONS.values()} | {"jpeg": "jpg", "fbx": "fbx"}
 )
 _GENERIC_CONTENT_TYPES: Final = frozenset(
     {"", "application/octet-stream", "binary/octet-stream", "application/binary"}
 )
 # Every extension a finished download of ours can have: an existing file with one of these
 # is complete (we only ever create it by renaming a finished ``.part``).
-FINAL_EXTENSIONS: Final = (*dict.fromkeys(CONTENT_TYPE_EXTENSIONS.values()), FALLBACK_EXTENSION)
+FINAL_EXTENSIONS: Final = (*dict.fromkeys(_URL_EXTENSIONS.values()), FALLBACK_EXTENSION)
 
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _STRIPPED_HEADERS: Final = ("Authorization", "Proxy-Authorization", "Cookie")
