@@ -197,7 +197,8 @@ def extension_for(content_type: str | None, url: str | None = None) -> str:
     return FALLBACK_EXTENSION
 
 
-def _format_size(size: int) -> str:
+def format_size(size: int) -> str:
+    """``512 B``, ``4.3 KiB``, ``1.2 MiB``: a byte count as people read it."""
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":
@@ -604,10 +605,10 @@ class Downloader(HttpPoolOwner):
                 raise _Failed(f"server sent more than its declared {declared} bytes; discarded")
             if declared is not None and body < declared:
                 raise _Failed(
-                    f"incomplete: {_format_size(received)} of {_format_size(offset + declared)}"
+                    f"incomplete: {format_size(received)} of {format_size(offset + declared)}"
                 )
             if expected is not None and received != expected:
-                raise _Failed(f"incomplete: {_format_size(received)} of {_format_size(expected)}")
+                raise _Failed(f"incomplete: {format_size(received)} of {format_size(expected)}")
         except BaseException:
             # Keep the .part (unless deleted above): the next run resumes it.
             part.close()
@@ -617,9 +618,9 @@ class Downloader(HttpPoolOwner):
         return final, received
 
     def _too_large(self, size: int, *, declared: bool) -> str:
-        cap = _format_size(self.max_bytes)
+        cap = format_size(self.max_bytes)
         if declared:
-            return f"larger than the {cap} cap (declared {_format_size(size)}); not downloaded"
+            return f"larger than the {cap} cap (declared {format_size(size)}); not downloaded"
         return f"larger than the {cap} cap (received more than that); download aborted"
 
 
@@ -636,4 +637,5 @@ __all__ = [
     "OutputRef",
     "ProgressCallback",
     "extension_for",
+    "format_size",
 ]

@@ -114,9 +114,8 @@ def _cube(rng: random.Random) -> Mesh:
 def _tetrahedron(rng: random.Random) -> Mesh:
     size = rng.uniform(0.5, 1.5)
     points = [(1.0, 1.0, 1.0), (1.0, -1.0, -1.0), (-1.0, 1.0, -1.0), (-1.0, -1.0, 1.0)]
-    return [(x * size, y * size, z * size) for x, y, z in points], [
-        0, 1, 2, 0, 3, 1, 0, 2, 3, 1, 3, 2,
-    ]  # fmt: skip
+    faces = [0, 1, 2, 0, 3, 1, 0, 2, 3, 1, 3, 2]
+    return [(x * size, y * size, z * size) for x, y, z in points], faces
 
 
 def _terrain(rng: random.Random) -> Mesh:
@@ -152,48 +151,69 @@ def make_glb(rng: random.Random) -> bytes:
     for positions, indices in meshes:
         primitive: dict[str, Any] = {"attributes": {"POSITION": len(accessors)}}
         views.append(
-            {"buffer": 0, "byteOffset": len(binary), "byteLength": 12 * len(positions),
-             "target": _ARRAY_BUFFER}
-        )  # fmt: skip
+            {
+                "buffer": 0,
+                "byteOffset": len(binary),
+                "byteLength": 12 * len(positions),
+                "target": _ARRAY_BUFFER,
+            }
+        )
         binary += b"".join(struct.pack("<3f", *vertex) for vertex in positions)
         accessors.append(
-            {"bufferView": len(views) - 1, "componentType": _FLOAT, "count": len(positions),
-             "type": "VEC3",
-             "min": [min(v[axis] for v in positions) for axis in range(3)],
-             "max": [max(v[axis] for v in positions) for axis in range(3)]}
-        )  # fmt: skip
+            {
+                "bufferView": len(views) - 1,
+                "componentType": _FLOAT,
+                "count": len(positions),
+                "type": "VEC3",
+                "min": [min(v[axis] for v in positions) for axis in range(3)],
+                "max": [max(v[axis] for v in positions) for axis in range(3)],
+            }
+        )
         primitive["indices"] = len(accessors)
         views.append(
-            {"buffer": 0, "byteOffset": len(binary), "byteLength": 2 * len(indices),
-             "target": _ELEMENT_ARRAY_BUFFER}
-        )  # fmt: skip
+            {
+                "buffer": 0,
+                "byteOffset": len(binary),
+                "byteLength": 2 * len(indices),
+                "target": _ELEMENT_ARRAY_BUFFER,
+            }
+        )
         binary += struct.pack(f"<{len(indices)}H", *indices)
         binary += bytes(-len(binary) % 4)  # the next float view must be 4-aligned
         accessors.append(
-            {"bufferView": len(views) - 1, "componentType": _UNSIGNED_SHORT,
-             "count": len(indices), "type": "SCALAR"}
-        )  # fmt: skip
+            {
+                "bufferView": len(views) - 1,
+                "componentType": _UNSIGNED_SHORT,
+                "count": len(indices),
+                "type": "SCALAR",
+            }
+        )
         gltf_meshes.append({"primitives": [primitive]})
     document = {
         "asset": {"version": "2.0", "generator": "siray-sim"},
         "scene": 0,
         "scenes": [{"nodes": list(range(len(gltf_meshes)))}],
-        "nodes": [{"mesh": index, "translation": [2.5 * index, 0, 0]}
-                  for index in range(len(gltf_meshes))],
+        "nodes": [
+            {"mesh": index, "translation": [2.5 * index, 0, 0]} for index in range(len(gltf_meshes))
+        ],
         "meshes": gltf_meshes,
         "accessors": accessors,
         "bufferViews": views,
         "buffers": [{"byteLength": len(binary)}],
-    }  # fmt: skip
+    }
     json_chunk = _pad(json.dumps(document, separators=(",", ":")).encode(), b" ")
     bin_chunk = _pad(bytes(binary), b"\x00")
     total = 12 + 8 + len(json_chunk) + 8 + len(bin_chunk)
     return (
         GLB_MAGIC
         + struct.pack("<II", 2, total)
-        + struct.pack("<I", len(json_chunk)) + b"JSON" + json_chunk
-        + struct.pack("<I", len(bin_chunk)) + b"BIN\x00" + bin_chunk
-    )  # fmt: skip
+        + struct.pack("<I", len(json_chunk))
+        + b"JSON"
+        + json_chunk
+        + struct.pack("<I", len(bin_chunk))
+        + b"BIN\x00"
+        + bin_chunk
+    )
 
 
 def corrupt(data: bytes) -> bytes:
