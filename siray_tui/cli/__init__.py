@@ -160,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[k.value for k in TaskKind],
         default="auto",
         help=(
-            "which endpoint to query (auto: the one a video_/image_ prefix hints at,"
-            " else image; then the other once)"
+            "which endpoint to query (auto: the one an image_/video_/3d_ prefix hints"
+            " at, else image; then each other once)"
         ),
     )
     add.add_argument("--label", default="", help="a label shown instead of the ID")
