@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from siray_tui.core.downloads import FALLBACK_EXTENSION, extension_for, format_size
 from siray_tui.core.report import plural
-from siray_tui.core.text import clean_text
+from siray_tui.core.text import clean_text, first_line
 
 MAX_JSON_BYTES: Final = 1024 * 1024
 MAX_BOXES: Final = 512
@@ -60,6 +60,10 @@ class MediaInfo:
     size: int | None = None
     facts: tuple[str, ...] = ()
     problem: str | None = None
+
+    def with_problem(self, problem: str) -> MediaInfo:
+        """The same file, unreadable for ``problem`` (made one line and safe to show)."""
+        return replace(self, facts=(), problem=first_line(problem, limit=200))
 
     def summary(self) -> str:
         """One line: ``GLB, 4.3 KiB: 3 meshes, 229 vertices, 420 triangles``."""
@@ -137,7 +141,7 @@ def describe(
             return MediaInfo("MP4", size, read_mp4(data, whole=whole).facts())
     except _Unreadable as exc:
         fmt = "GLB" if data[:4] == GLB_MAGIC or ext == "glb" else "MP4"
-        return MediaInfo(fmt, size, problem=clean_text(str(exc))[:200])
+        return MediaInfo(fmt, size).with_problem(str(exc))
     return MediaInfo("file" if ext == FALLBACK_EXTENSION else ext.upper(), size)
 
 
