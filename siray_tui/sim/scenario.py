@@ -397,7 +397,7 @@ class Scenario:
         """Add ``count`` tasks spread over every state at the current time.
 
         Finished ones lie in the past, running ones are part-way, some have not started;
-        both kinds, both outcomes, every eighth ID has no ``image_``/``video_`` prefix,
+        every kind (3D ones slower), both outcomes, every eighth ID has no kind prefix,
         and every sixteenth task waits in an undocumented ``MODERATION`` status instead
         of QUEUED. Deterministic for a given seed and clock.
         """
@@ -406,9 +406,10 @@ class Scenario:
         for _ in range(count):
             index = self._reserve_index()
             rng = random.Random(f"siray-sim-demo:{self.seed}:{index}")
-            kind: Kind = "image" if rng.random() < 0.6 else "video"
-            queue = rng.uniform(*self.queue_seconds)
-            run = rng.uniform(*self.run_seconds)
+            draw = rng.random()
+            kind: Kind = "image" if draw < 0.5 else "video" if draw < 0.8 else "3d"
+            queue = rng.uniform(*self.queue_seconds) * QUEUE_SCALE.get(kind, 1.0)
+            run = rng.uniform(*self.run_seconds) * RUN_SCALE.get(kind, 1.0)
             task_id = f"task-{rng.getrandbits(48):012x}" if index % 8 == 7 else None
             undocumented = index % 16 == 2
             if undocumented:

@@ -272,8 +272,8 @@ def test_demo_tasks_span_every_state() -> None:
     tasks = scenario.add_demo_tasks(16)
     statuses = {task.state_at(clock()).status for task in tasks}
     assert {SUCCESS, FAILURE, IN_PROGRESS, QUEUED, NOT_START, "MODERATION"} <= statuses
-    assert any(not task.task_id.startswith(("image_", "video_")) for task in tasks)
-    assert {task.kind for task in tasks} == {"image", "video"}
+    assert any(not task.task_id.startswith(("image_", "video_", "3d_")) for task in tasks)
+    assert {task.kind for task in tasks} == {"image", "video", "3d"}
 
 
 # -- auth --------------------------------------------------------------------------------
@@ -605,11 +605,11 @@ def test_run_simulate_serves_until_interrupted() -> None:
         demo_ids = lines[5].split(":", 1)[1].split()
         assert len(demo_ids) == 3
         sim_task = demo_ids[0]
-        kinds: tuple[Kind, ...] = ("image", "video")
+        kinds: tuple[Kind, ...] = ("image", "video", "3d")
         statuses = [
             call("GET", base + api_path(k, sim_task), token="zq-secret-91").status for k in kinds
         ]
-        assert sorted(statuses) == [200, 404]
+        assert sorted(statuses) == [200, 404, 404]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=5) == 0
     finally:
