@@ -21,10 +21,15 @@ from siray_tui.core.mediainfo import MediaInfo, describe
 HEAD_BYTES: Final = 256 * 1024
 
 
-def _read_head(path: Path, limit: int) -> tuple[bytes, int]:
-    with path.open("rb") as file:
-        size = path.stat().st_size
-        return file.read(limit), size
+def _describe_file(path: Path, limit: int) -> MediaInfo:
+    try:
+        with path.open("rb") as file:
+            size = path.stat().st_size
+            data = file.read(limit)
+    except OSError as exc:
+        reason = f"cannot read {path.name}: {exc.strerror or type(exc).__name__}"
+        return describe(b"", url=path.name).with_problem(reason)
+    return describe(data, size=size, url=path.name)
 
 
 async def describe_output(
@@ -32,23 +37,20 @@ async def describe_output(
 ) -> MediaInfo:
     """What output ``index`` (from 1) of a task is, from at most ``limit`` of its bytes.
 
-    File reads run in a thread and the fetch is asynchronous, so the caller's event loop
-    never waits on either.
+    The fetch is asynchronous, and reading a file and parsing a header (up to a few
+    hundred milliseconds for a JSON chunk full of meshes) run in a thread, so the
+    caller's event loop never waits on them.
     """
     local = downloader.downloaded(task_id, index)
     if local is not None:
-        try:
-            data, size = await asyncio.to_thread(_read_head, local, limit)
-        except OSError as exc:
-            return describe(b"", url=local.name).with_problem(
-                f"cannot read {local.name}: {exc.strerror or type(exc).__name__}"
-            )
-        return describe(data, size=size, url=local.name)
+        return await asyncio.to_thread(_describe_file, local, limit)
     try:
         head = await downloader.fetch_head(url, limit)
     except DownloadError as exc:
         return describe(b"", url=url).with_problem(f"cannot fetch its header: {exc}")
-    return describe(head.data, size=head.size, content_type=head.content_type, url=head.url)
+    return await asyncio.to_thread(
+        describe, head.data, size=head.size, content_type=head.content_type, url=head.url
+    )
 
 
 __all__ = ["HEAD_BYTES", "describe_output"]
