@@ -37,7 +37,6 @@ _MAX_COUNT: Final = 2**53  # beyond what any real file holds: a lying header
 _TRIANGLES: Final = 4
 _TRIANGLE_STRIP_OR_FAN: Final = (5, 6)
 _UNKNOWN_DURATION: Final = (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF)
-_CONTAINERS: Final = frozenset({b"moov", b"trak", b"mdia"})
 
 
 class _Unreadable(Exception):
@@ -66,7 +65,7 @@ class MediaInfo:
         return replace(self, facts=(), problem=first_line(problem, limit=200))
 
     def summary(self) -> str:
-        """One line: ``GLB, 4.3 KiB: 3 meshes, 229 vertices, 420 triangles``."""
+        """One line: ``GLB, 4.3 KiB: 2 meshes, 2 primitives, 152 vertices, 254 triangles``."""
         head = self.format if self.size is None else f"{self.format}, {format_size(self.size)}"
         if self.problem is not None:
             return f"{head}: {self.problem}"
