@@ -24,6 +24,7 @@ from siray_tui.core.client import DEFAULT_BASE_URL, DEFAULT_DEADLINE, SirayClien
 from siray_tui.core.clock import Clock
 from siray_tui.core.downloads import Downloader
 from siray_tui.core.errors import ConfigError
+from siray_tui.core.models import TaskKind
 from siray_tui.core.policy import PollPolicy
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import host_scope, is_loopback_host
@@ -38,6 +39,9 @@ MIN_RATE: Final = 0.1
 MAX_RATE: Final = 1000.0
 MAX_DEADLINE: Final = 3600.0
 LOOPBACK_TOKEN: Final = "demo"  # noqa: S105 - the simulator on loopback takes any non-empty token
+# Each kind's default interval; ``interval = N`` (flag, environment or file) sets them all,
+# an ``[interval]`` table in config.toml sets some.
+DEFAULT_INTERVALS: Final[Mapping[str, float]] = {"image": 4.0, "video": 4.0, "3d": 8.0}
 
 # config.toml key -> (environment variable or None, type)
 _KEYS: Final[dict[str, tuple[str | None, type]]] = {
@@ -88,6 +92,7 @@ class Settings:
     config_path: Path = field(default_factory=default_config_path)
     download_dir: Path = field(default_factory=default_download_dir)
     interval: float = 4.0
+    kind_intervals: Mapping[str, float] = field(default_factory=lambda: {"3d": 8.0})
     concurrency: int = 8
     rate: float = 10.0
     request_deadline: float = DEFAULT_DEADLINE
@@ -160,12 +165,21 @@ class Settings:
             max_bytes=self.max_download_bytes,
         )
 
+    def interval_for(self, kind: str) -> float:
+        """Seconds between polls of a task of this kind (``interval`` unless the kind has
+        its own in ``kind_intervals``; a kind not known yet polls at ``interval``)."""
+        return self.kind_intervals.get(kind, self.interval)
+
     def poll_policy(self, **changes: Any) -> PollPolicy:
-        """How hard to poll: interval, concurrency and rate from the settings (``changes``
+        """How hard to poll: intervals, concurrency and rate from the settings (``changes``
         override other PollPolicy fields, e.g. ``status``'s short backoff)."""
-        return PollPolicy(
-            interval=self.interval, concurrency=self.concurrency, rate=self.rate, **changes
-        )
+        fields: dict[str, Any] = {
+            "interval": self.interval,
+            "kind_intervals": {TaskKind(k): v for k, v in self.kind_intervals.items()},
+            "concurrency": self.concurrency,
+            "rate": self.rate,
+        }
+        return PollPolicy(**(fields | changes))
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (the demo swaps base URL and directories)."""
@@ -258,8 +272,7 @@ def load_settings(
     # Every key of the file is checked, also those a flag or the environment overrides
     # now: a bad file must not lie in wait for the day the override goes away.
     from_file = {
-        key: _check_bounds(key, _convert(key, _KEYS[key][1], value, str(config_path)))
-        for key, value in file_values.items()
+        key: _file_value(key, value, str(config_path)) for key, value in file_values.items()
     }
 
     values: dict[str, Any] = {}
@@ -280,6 +293,7 @@ def load_settings(
         if values.get("token", "").strip():
             token_text, token_source = values["token"].strip(), str(config_path)
     values.pop("token", None)
+    values.update(_intervals(values.get("interval")))
     token = Secret(token_text) if token_text else None
     problem = token.problem() if token else None
     if problem:
@@ -293,6 +307,38 @@ def load_settings(
         **values,
     )
     return validate(settings)
+
+
+def _file_value(key: str, value: object, source: str) -> Any:
+    """One key of config.toml, converted and bounds-checked; ``interval`` may be a table
+    of kinds (``[interval]`` with ``3d = 10``), each checked like a plain interval."""
+    if key == "interval" and isinstance(value, dict):
+        table: dict[str, float] = {}
+        for kind, seconds in value.items():
+            name = f"interval.{kind}"
+            if kind not in DEFAULT_INTERVALS:
+                known = ", ".join(DEFAULT_INTERVALS)
+                raise ConfigError(
+                    f"config file {source}: unknown kind {name!r} (known kinds: {known})"
+                )
+            table[kind] = _check_bounds(name, _convert(name, float, seconds, source))
+        return table
+    return _check_bounds(key, _convert(key, _KEYS[key][1], value, source))
+
+
+def _intervals(resolved: float | dict[str, float] | None) -> dict[str, Any]:
+    """The ``interval`` and ``kind_intervals`` fields for the resolved ``interval`` value.
+
+    A number (flag, environment or file) sets every kind; a table from the file sets the
+    kinds it names (image's is also the interval of a task whose kind is not known yet);
+    nothing leaves the defaults.
+    """
+    if resolved is None:
+        return {}
+    if isinstance(resolved, dict):
+        per_kind = dict(DEFAULT_INTERVALS) | resolved
+        return {"interval": per_kind.pop("image"), "kind_intervals": per_kind}
+    return {"interval": resolved, "kind_intervals": {}}
 
 
 _BOUNDED_KEYS: Final = (
@@ -311,9 +357,9 @@ def _check_bounds(key: str, value: Any) -> Any:
     The bounds keep the poller out of absurd states: a rate of 1e-300 requests per
     second is accepted by arithmetic and then waits for ever.
     """
-    if key == "interval" and not MIN_INTERVAL <= value <= MAX_INTERVAL:
+    if key.partition(".")[0] == "interval" and not MIN_INTERVAL <= value <= MAX_INTERVAL:
         raise ConfigError(
-            f"interval must be at least {MIN_INTERVAL:g} second and at most "
+            f"{key} must be at least {MIN_INTERVAL:g} second and at most "
             f"{MAX_INTERVAL:g}, got {value:g}"
         )
     if key == "concurrency" and not 1 <= value <= MAX_CONCURRENCY:
@@ -338,6 +384,8 @@ def validate(settings: Settings) -> Settings:
     """Check ranges and the base URL; returns the settings with a normalised base URL."""
     for key in _BOUNDED_KEYS:
         _check_bounds(key, getattr(settings, key))
+    for kind, seconds in settings.kind_intervals.items():
+        _check_bounds(f"interval.{kind}", seconds)
     base_url = check_base_url(settings.base_url, insecure=settings.insecure)
     return replace(settings, base_url=base_url, log_level=settings.log_level.lower())
 

@@ -81,7 +81,7 @@ class DemoHandle(StopOnExit):
 
 
 def _seed_tasks(scenario: Scenario, count: int, rng: random.Random) -> list[SimTask]:
-    """Every state, both kinds, every fail reason; most from the scenario's demo mix."""
+    """Every state, every kind, every fail reason; most from the scenario's demo mix."""
     now = scenario.now()
     made = scenario.add_demo_tasks(max(0, count - len(FAIL_REASONS) - 3))
     for index, reason in enumerate(FAIL_REASONS):  # one finished failure per reason
@@ -132,7 +132,8 @@ def _arrivals(
     for _ in range(500):
         if stopping.wait(every * rng.uniform(0.7, 1.3)):
             return
-        kind: Kind = "image" if rng.random() < 0.6 else "video"
+        draw = rng.random()
+        kind: Kind = "image" if draw < 0.5 else "video" if draw < 0.8 else "3d"
         task = scenario.submit(kind, {"model": "demo", "prompt": "a new arrival"})
         try:
             store.add([task.task_id], kind=TaskKind(kind), label=rng.choice(LABELS))
@@ -193,6 +194,7 @@ def start_demo(
         data_dir=data_dir,
         download_dir=data_dir / "downloads",
         interval=2.0,
+        kind_intervals={"3d": 4.0},  # slower, as 3D polls, yet lively
         rate=max(settings.rate, 40.0),
         demo=True,
     )

@@ -50,7 +50,10 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group.add_argument("--data-dir", metavar="DIR", default=default, help="watchlist folder")
     group.add_argument("--config", metavar="FILE", default=default, help="config.toml to read")
     group.add_argument(
-        "--interval", metavar="S", default=default, help="seconds between polls (1 or more)"
+        "--interval",
+        metavar="S",
+        default=default,
+        help="seconds between polls of every kind (1 or more)",
     )
     group.add_argument("--concurrency", metavar="N", default=default, help="requests in flight")
     group.add_argument("--rate", metavar="R", default=default, help="requests per second")
@@ -157,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[k.value for k in TaskKind],
         default="auto",
         help=(
-            "which endpoint to query (auto: the one a video_/image_ prefix hints at,"
-            " else image; then the other once)"
+            "which endpoint to query (auto: the one an image_/video_/3d_ prefix hints"
+            " at, else image; then each other once)"
         ),
     )
     add.add_argument("--label", default="", help="a label shown instead of the ID")

@@ -33,16 +33,21 @@ Output URLs come from the server and are untrusted, so this module:
 
 A download never raises for a bad URL or a failed transfer: each output gets a
 :class:`DownloadResult` that says ``ok``, ``skipped`` or ``failed`` with a one-line reason.
+
+:meth:`Downloader.fetch_head` reads only the first bytes of an output (a ranged GET, cut
+off at the cap even when the server ignores the range), for describing a file by its
+header without downloading it; it follows the same checked redirects, without the token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import stat
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -74,20 +79,27 @@ CONTENT_TYPE_EXTENSIONS: Final[Mapping[str, str]] = MappingProxyType(
         "video/mp4": "mp4",
         "video/webm": "webm",
         "video/quicktime": "mov",
+        "model/gltf-binary": "glb",
+        "model/gltf+json": "gltf",
+        "model/obj": "obj",
+        "model/stl": "stl",
+        "model/vnd.usdz+zip": "usdz",
+        "application/zip": "zip",
     }
 )
 """The content types we name files after; anything else is saved as ``.bin``."""
 
-# Extensions accepted from a URL's path when the content type says nothing useful.
+# Extensions accepted from a URL's path when the content type says nothing useful. FBX
+# has no registered content type: it only ever comes as application/octet-stream.
 _URL_EXTENSIONS: Final[Mapping[str, str]] = MappingProxyType(
-    {ext: ext for ext in CONTENT_TYPE_EXTENSIONS.values()} | {"jpeg": "jpg"}
+    {ext: ext for ext in CONTENT_TYPE_EXTENSIONS.values()} | {"jpeg": "jpg", "fbx": "fbx"}
 )
 _GENERIC_CONTENT_TYPES: Final = frozenset(
     {"", "application/octet-stream", "binary/octet-stream", "application/binary"}
 )
 # Every extension a finished download of ours can have: an existing file with one of these
 # is complete (we only ever create it by renaming a finished ``.part``).
-FINAL_EXTENSIONS: Final = (*dict.fromkeys(CONTENT_TYPE_EXTENSIONS.values()), FALLBACK_EXTENSION)
+FINAL_EXTENSIONS: Final = (*dict.fromkeys(_URL_EXTENSIONS.values()), FALLBACK_EXTENSION)
 
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _STRIPPED_HEADERS: Final = ("Authorization", "Proxy-Authorization", "Cookie")
@@ -165,6 +177,23 @@ class DownloadResult(OutputRef):
 ProgressCallback = Callable[[DownloadProgress], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The first bytes of an output (see :meth:`Downloader.fetch_head`).
+
+    Attributes:
+        data: at most the asked-for number of bytes from the start of the file.
+        size: the whole file's size when the server said it, else None.
+        content_type: the response's Content-Type, if any.
+        url: the URL that answered, after redirects.
+    """
+
+    data: bytes
+    size: int | None
+    content_type: str | None
+    url: str
+
+
 def extension_for(content_type: str | None, url: str | None = None) -> str:
     """The file extension (without a dot) for a response, from the allow-list.
 
@@ -190,7 +219,8 @@ def extension_for(content_type: str | None, url: str | None = None) -> str:
     return FALLBACK_EXTENSION
 
 
-def _format_size(size: int) -> str:
+def format_size(size: int) -> str:
+    """``512 B``, ``4.3 KiB``, ``1.2 MiB``: a byte count as people read it."""
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":
@@ -508,13 +538,57 @@ class Downloader(HttpPoolOwner):
             return output.result(path, "ok", None, size)
         return output.result(None, "failed", message, target.part_size())
 
-    async def _fetch(
-        self, target: _Target, output: OutputRef, on_progress: ProgressCallback | None
-    ) -> tuple[Path, int]:
-        """One attempt: follow checked redirects, then stream the body. Returns the file."""
-        offset = target.part_size()
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        current = output.url
+    def downloaded(self, task_id: str, index: int) -> Path | None:
+        """The complete earlier download of output ``index`` (from 1), or None (also for
+        an unsafe task ID, or a planted link there, which is never followed)."""
+        try:
+            return self._target(task_id, index).existing()
+        except (InvalidTaskIdError, DownloadError, OSError):
+            return None
+
+    async def fetch_head(self, url: str, limit: int) -> Head:
+        """The first ``limit`` bytes of an output, with a ranged GET.
+
+        The URL and every redirect are checked as for a download, and no credential is
+        sent. A server that ignores the range and sends the whole file is cut off after
+        ``limit`` bytes.
+
+        Raises:
+            DownloadError: with a one-line reason (an unsafe URL, an HTTP error status,
+                a network error or a timeout).
+        """
+        try:
+            headers = {"Range": f"bytes=0-{max(limit, 1) - 1}"}
+            async with self._final_response(url, headers) as (response, final_url):
+                status = response.status_code
+                if status not in (200, 206):
+                    reason = clean_text(response.reason_phrase)[:60]
+                    raise _Failed(f"HTTP {status} {reason}".rstrip())
+                size = _content_length(response) if status == 200 else None
+                match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+                if status == 206 and match and match.group(3) != "*":
+                    size = int(match.group(3))
+                data = bytearray()
+                async for chunk in response.aiter_bytes():
+                    data += chunk[: limit - len(data)]
+                    if len(data) >= limit:
+                        break
+                content_type = response.headers.get("Content-Type")
+                return Head(bytes(data), size, content_type, final_url)
+        except (_Failed, UnsafeUrlError) as exc:
+            raise DownloadError(first_line(str(exc), limit=300)) from None
+        except httpx.TimeoutException:
+            raise DownloadError(f"timed out ({self._timeout:g} s without progress)") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            detail = first_line(str(exc), limit=160) or type(exc).__name__
+            raise DownloadError(f"network error: {detail}") from None
+
+    @contextlib.asynccontextmanager
+    async def _final_response(
+        self, url: str, headers: dict[str, str]
+    ) -> AsyncIterator[tuple[httpx.Response, str]]:
+        """The streamed response at the end of the checked redirects, and its URL."""
+        current = url
         for _hop in range(MAX_REDIRECTS + 1):
             self._check(current)
             async with self._http.stream("GET", current, headers=headers) as response:
@@ -524,8 +598,18 @@ class Downloader(HttpPoolOwner):
                         raise _Failed(f"HTTP {response.status_code} redirect without a Location")
                     current = _redirect_target(current, location)
                     continue
-                return await self._receive(response, target, offset, output, current, on_progress)
+                yield response, current
+                return
         raise _Failed(f"too many redirects (more than {MAX_REDIRECTS})")
+
+    async def _fetch(
+        self, target: _Target, output: OutputRef, on_progress: ProgressCallback | None
+    ) -> tuple[Path, int]:
+        """One attempt: follow checked redirects, then stream the body. Returns the file."""
+        offset = target.part_size()
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        async with self._final_response(output.url, headers) as (response, current):
+            return await self._receive(response, target, offset, output, current, on_progress)
 
     async def _receive(
         self,
@@ -597,10 +681,10 @@ class Downloader(HttpPoolOwner):
                 raise _Failed(f"server sent more than its declared {declared} bytes; discarded")
             if declared is not None and body < declared:
                 raise _Failed(
-                    f"incomplete: {_format_size(received)} of {_format_size(offset + declared)}"
+                    f"incomplete: {format_size(received)} of {format_size(offset + declared)}"
                 )
             if expected is not None and received != expected:
-                raise _Failed(f"incomplete: {_format_size(received)} of {_format_size(expected)}")
+                raise _Failed(f"incomplete: {format_size(received)} of {format_size(expected)}")
         except BaseException:
             # Keep the .part (unless deleted above): the next run resumes it.
             part.close()
@@ -610,9 +694,9 @@ class Downloader(HttpPoolOwner):
         return final, received
 
     def _too_large(self, size: int, *, declared: bool) -> str:
-        cap = _format_size(self.max_bytes)
+        cap = format_size(self.max_bytes)
         if declared:
-            return f"larger than the {cap} cap (declared {_format_size(size)}); not downloaded"
+            return f"larger than the {cap} cap (declared {format_size(size)}); not downloaded"
         return f"larger than the {cap} cap (received more than that); download aborted"
 
 
@@ -626,7 +710,9 @@ __all__ = [
     "DownloadResult",
     "DownloadStatus",
     "Downloader",
+    "Head",
     "OutputRef",
     "ProgressCallback",
     "extension_for",
+    "format_size",
 ]

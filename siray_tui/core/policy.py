@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from siray_tui.core.models import TaskKind, TaskState, WatchedTask
 
 REQUEST_RATE_WINDOW: Final = 10  # seconds over which PollerStats.request_rate is measured
+# The 3D docs advise polling every 5 to 10 s: "3D generation typically takes longer".
+DEFAULT_KIND_INTERVALS: Final[Mapping[TaskKind, float]] = {TaskKind.MODEL_3D: 8.0}
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,10 @@ class PollPolicy:
     """How often and how hard to poll.
 
     Attributes:
-        interval: seconds between two polls of one unfinished task.
+        interval: seconds between two polls of one unfinished task, for every kind that
+            ``kind_intervals`` does not name, and for a task whose kind is not known yet
+            (``auto`` until an endpoint answers).
+        kind_intervals: the interval of a kind that polls at its own pace (3D by default).
         concurrency: requests in flight at most.
         rate: requests started per second at most, across all tasks.
         jitter: the interval varies by this fraction either way (0.1 is +/-10%).
@@ -36,11 +41,15 @@ class PollPolicy:
     backoff_base: float = 2.0
     backoff_cap: float = 60.0
     persist_every: float = 1.0
+    kind_intervals: Mapping[TaskKind, float] = field(
+        default_factory=lambda: dict(DEFAULT_KIND_INTERVALS)
+    )
 
     def __post_init__(self) -> None:
         # A zero interval or rate would make the scheduler spin; refuse it at the source.
-        if not (math.isfinite(self.interval) and self.interval > 0):
-            raise ValueError(f"interval must be a positive number, got {self.interval!r}")
+        for interval in (self.interval, *self.kind_intervals.values()):
+            if not (math.isfinite(interval) and interval > 0):
+                raise ValueError(f"interval must be a positive number, got {interval!r}")
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency!r}")
         if not (math.isfinite(self.rate) and self.rate > 0):
@@ -51,6 +60,10 @@ class PollPolicy:
             raise ValueError("backoff_base must be positive and backoff_cap at least as large")
         if not (math.isfinite(self.persist_every) and self.persist_every >= 0):
             raise ValueError(f"persist_every must be >= 0, got {self.persist_every!r}")
+
+    def interval_for(self, kind: TaskKind) -> float:
+        """Seconds between two polls of an unfinished task of this kind."""
+        return self.kind_intervals.get(kind, self.interval)
 
 
 class TaskSource(Protocol):

@@ -7,9 +7,10 @@ or polling paused) sleeps until something wakes it: its CPU use is nil.
 
 The policy (docs/architecture.md, "Where each policy lives"):
 
-* a new task is polled at once, then every ``interval`` seconds with +/- ``jitter``
-  (a batch added together spreads out); SUCCESS and FAILURE are never polled again
-  unless :meth:`Poller.refresh` asks; an UNKNOWN status keeps being polled;
+* a new task is polled at once, then every ``interval_for(kind)`` seconds (3D tasks
+  slower) with +/- ``jitter`` (a batch added together spreads out); SUCCESS and FAILURE
+  are never polled again unless :meth:`Poller.refresh` asks; an UNKNOWN status keeps
+  being polled;
 * at most ``concurrency`` requests in flight, at most ``rate`` started in any one-second
   window, and never two polls of one task at once;
 * 429 pauses every task for ``Retry-After`` (or a doubling backoff when the server gave
@@ -502,7 +503,8 @@ class Poller:
         except Exception:
             logger.exception("recording the poll of %s failed", task_id)
             if self._tasks.get(task_id) is task:
-                self._schedule(task_id, self._clock.monotonic() + self.policy.interval)
+                gap = self.policy.interval_for(task.kind)
+                self._schedule(task_id, self._clock.monotonic() + gap)
 
     # -- turning answers into state --------------------------------------------------------
 
@@ -542,7 +544,8 @@ class Poller:
         self._mark_dirty(task.task_id, now)
         if not state.status.is_final:
             jitter = self.policy.jitter
-            gap = self.policy.interval * self._rng.uniform(1 - jitter, 1 + jitter)
+            interval = self.policy.interval_for(task.kind)  # known now, if it was auto
+            gap = interval * self._rng.uniform(1 - jitter, 1 + jitter)
             self._schedule(task.task_id, now + gap)
         if self._wants_events:
             self._emit(TaskUpdated(task.copy(), previous, changed))

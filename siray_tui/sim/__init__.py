@@ -13,7 +13,7 @@ Typical use::
 from __future__ import annotations
 
 from siray_tui.sim.faults import HOSTILE_TEXTS, HOSTILE_URLS, Faults, HostileAnswer
-from siray_tui.sim.media import CONTENT_TYPES, EXTENSIONS, PNG_SIGNATURE, MediaStore
+from siray_tui.sim.media import CONTENT_TYPES, EXTENSIONS, GLB_MAGIC, PNG_SIGNATURE, MediaStore
 from siray_tui.sim.scenario import (
     FAIL_REASONS,
     FAILURE,
@@ -40,6 +40,7 @@ __all__ = [
     "FAILURE",
     "FAIL_REASONS",
     "FINAL_STATUSES",
+    "GLB_MAGIC",
     "HOSTILE_TEXTS",
     "HOSTILE_URLS",
     "IN_PROGRESS",

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-Kind = Literal["image", "video"]
+Kind = Literal["image", "video", "3d"]
 Outcome = Literal["success", "failure"]
 
 NOT_START: Final = "NOT_START"
@@ -37,8 +37,16 @@ STATUS_ORDER: Final = (NOT_START, SUBMITTED, QUEUED, IN_PROGRESS, SUCCESS, FAILU
 FINAL_STATUSES: Final = frozenset({SUCCESS, FAILURE})
 UNDOCUMENTED_STATUS: Final = "MODERATION"  # a state the docs' table does not have
 
-ACTIONS: Final[Mapping[str, str]] = {"image": "imageGenerate", "video": "videoGenerate"}
-KINDS: Final[tuple[Kind, ...]] = ("image", "video")
+ACTIONS: Final[Mapping[str, str]] = {
+    "image": "imageGenerate",
+    "video": "videoGenerate",
+    "3d": "modelGenerate",
+}
+KINDS: Final[tuple[Kind, ...]] = ("image", "video", "3d")
+# 3D generation "typically takes longer" (the docs): its queue and run times are the
+# scenario's ranges stretched by these factors.
+QUEUE_SCALE: Final[Mapping[str, float]] = {"3d": 2.0}
+RUN_SCALE: Final[Mapping[str, float]] = {"3d": 4.0}
 
 # Shares of queue_s spent in the two pre-queue phases; the rest is QUEUED.
 _NOT_START_SHARE: Final = 0.15
@@ -293,7 +301,7 @@ class Scenario:
         """Add a task with explicit traits; anything left ``None`` is drawn from the seed.
 
         Args:
-            kind: ``"image"`` or ``"video"``: which endpoint answers for it.
+            kind: ``"image"``, ``"video"`` or ``"3d"``: which endpoint answers for it.
             task_id: any string (e.g. ``"task-abc123"``); default ``<kind>_<24 hex>``.
             queue_s: seconds from submission to the start of the run.
             run_s: seconds of IN_PROGRESS; for a failure, ``0`` means rejected before
@@ -302,7 +310,8 @@ class Scenario:
             fail_reason: text for a failure; default one of :data:`FAIL_REASONS`.
             created_at: Unix submit time; default now. Far in the past gives a task
                 that is already final.
-            outputs: a count of files to serve (images 1-4, videos 1 by default), or a
+            outputs: a count of files to serve (images 1-4, videos 1, 3D models 1-2 by
+                default; 3D queue and run times are drawn longer), or a
                 list of literal URLs to report instead (``{base}`` is substituted).
             failure_progress: progress (0-99) a failure reaches before it dies.
             keeps_progress: whether FAILURE still reports that progress.
@@ -315,17 +324,19 @@ class Scenario:
             ValueError: the task ID is already taken, or a value is out of range.
         """
         if kind not in KINDS:
-            raise ValueError(f"kind must be 'image' or 'video', got {kind!r}")
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         index = self._reserve_index() if _index is None else _index
         rng = self._rng(index)
         # Draw every value in a fixed order, used or not, so an override of one trait
         # never shifts the others.
         drawn_id = f"{kind}_{rng.getrandbits(96):024x}"
-        drawn_queue = rng.uniform(*self.queue_seconds)
-        drawn_run = rng.uniform(*self.run_seconds)
+        drawn_queue = rng.uniform(*self.queue_seconds) * QUEUE_SCALE.get(kind, 1.0)
+        drawn_run = rng.uniform(*self.run_seconds) * RUN_SCALE.get(kind, 1.0)
         drawn_reason = rng.choice(FAIL_REASONS)
         drawn_progress = rng.randint(5, 95)
         drawn_count = rng.randint(1, 4) if kind == "image" else 1
+        if kind == "3d":  # its own draw, after the others, so theirs never shift
+            drawn_count = rng.randint(1, 2)
         tokens = [f"{rng.getrandbits(64):016x}{index:x}" for _ in range(4)]
 
         reason = fail_reason if fail_reason is not None else drawn_reason.text
@@ -386,7 +397,7 @@ class Scenario:
         """Add ``count`` tasks spread over every state at the current time.
 
         Finished ones lie in the past, running ones are part-way, some have not started;
-        both kinds, both outcomes, every eighth ID has no ``image_``/``video_`` prefix,
+        every kind (3D ones slower), both outcomes, every eighth ID has no kind prefix,
         and every sixteenth task waits in an undocumented ``MODERATION`` status instead
         of QUEUED. Deterministic for a given seed and clock.
         """
@@ -395,9 +406,10 @@ class Scenario:
         for _ in range(count):
             index = self._reserve_index()
             rng = random.Random(f"siray-sim-demo:{self.seed}:{index}")
-            kind: Kind = "image" if rng.random() < 0.6 else "video"
-            queue = rng.uniform(*self.queue_seconds)
-            run = rng.uniform(*self.run_seconds)
+            draw = rng.random()
+            kind: Kind = "image" if draw < 0.5 else "video" if draw < 0.8 else "3d"
+            queue = rng.uniform(*self.queue_seconds) * QUEUE_SCALE.get(kind, 1.0)
+            run = rng.uniform(*self.run_seconds) * RUN_SCALE.get(kind, 1.0)
             task_id = f"task-{rng.getrandbits(48):012x}" if index % 8 == 7 else None
             undocumented = index % 16 == 2
             if undocumented:

@@ -7,9 +7,11 @@ Routes (JSON unless noted):
 ``GET  /v1/video/generations/{task_id}``               query a video task
 ``POST /v1/images/generations/async``                  submit an image task
 ``POST /v1/video/generations``                         submit a video task
+``GET  /v1/3d/generations/{task_id}``                  query a 3D task
+``POST /v1/3d/generations``                            submit a 3D task
 ``GET  /redirect/{token}``                             302 to the output file (no auth)
-``GET|HEAD /files/{task_id}/{index}.png|mp4``          the file; ``Range: bytes=N-`` -> 206
-``GET|HEAD /files-huge/{n}[.png|.mp4|.bin]``           n zero bytes, chunked, no length;
+``GET|HEAD /files/{task_id}/{index}.png|mp4|glb``      the file; ``Range: bytes=N-[M]`` -> 206
+``GET|HEAD /files-huge/{n}[.png|.mp4|.glb|.bin]``      n zero bytes, chunked, no length;
                                                       ``?length=K`` sends a lying
                                                       ``Content-Length: K`` instead
 ====================================================  =====================================
@@ -26,6 +28,9 @@ connection. Smaller than the file, the client sees a short body; larger, a trunc
 To test a download size cap, serve a body with no length at all from ``/files-huge/{n}``,
 e.g. as a task's literal output:
 ``scenario.add_task("image", outputs=["{base}/files-huge/50000000.png"])``.
+
+``corrupt_outputs``: task IDs whose output files are served with a lying header (see
+:func:`~siray_tui.sim.media.corrupt`), for readers of media headers.
 """
 
 from __future__ import annotations
@@ -48,21 +53,28 @@ from typing import Any, Final, Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from siray_tui.sim.faults import GATEWAY_PAGE, Decision, Faults, render_task
-from siray_tui.sim.media import CONTENT_TYPES, EXTENSIONS, MediaStore
+from siray_tui.sim.media import CONTENT_TYPES, EXTENSIONS, MediaStore, corrupt
 from siray_tui.sim.scenario import KINDS, SUCCESS, Kind, Scenario
 
 SUBMIT_PATHS: Final[dict[str, Kind]] = {
     "/v1/images/generations/async": "image",
     "/v1/video/generations": "video",
+    "/v1/3d/generations": "3d",
 }
 _QUERY_PATTERNS: Final[dict[Kind, re.Pattern[str]]] = {
     "image": re.compile(r"/v1/images/generations/async/([^/]+)"),
     "video": re.compile(r"/v1/video/generations/([^/]+)"),
+    "3d": re.compile(r"/v1/3d/generations/([^/]+)"),
 }
-_FILE_PATTERN: Final = re.compile(r"/files/([^/]+)/(\d+)\.(png|mp4)")
-_HUGE_PATTERN: Final = re.compile(r"/files-huge/(\d+)(?:\.(png|mp4|bin))?")
+_FILE_PATTERN: Final = re.compile(r"/files/([^/]+)/(\d+)\.(png|mp4|glb)")
+_HUGE_PATTERN: Final = re.compile(r"/files-huge/(\d+)(?:\.(png|mp4|glb|bin))?")
 _RANGE_PATTERN: Final = re.compile(r"bytes=(\d+)-(\d*)")
-_HUGE_TYPES: Final = {"png": "image/png", "mp4": "video/mp4", "bin": "application/octet-stream"}
+_HUGE_TYPES: Final = {
+    "png": "image/png",
+    "mp4": "video/mp4",
+    "glb": "model/gltf-binary",
+    "bin": "application/octet-stream",
+}
 _STREAM_CHUNK: Final = 64 * 1024
 _WILDCARD_HOSTS: Final = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (a check, not a bind)
 
@@ -161,6 +173,7 @@ class SimServer(StopOnExit):
         self.faults = faults if faults is not None else Faults()
         self.seed = seed
         self.lying_content_length: int | None = None
+        self.corrupt_outputs: set[str] = set()
         self.media = MediaStore(seed)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -529,6 +542,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found(method)
             return
         data = self.sim.media.get(task.task_id, task.kind, index)
+        if task.task_id in self.sim.corrupt_outputs:
+            data = corrupt(data)
         content_type = CONTENT_TYPES[task.kind]
         range_match = _RANGE_PATTERN.fullmatch(self.headers.get("Range", "").strip())
         if range_match:

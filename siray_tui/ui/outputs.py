@@ -22,7 +22,9 @@ from textual.app import App
 from siray_tui.config import Settings
 from siray_tui.core.downloads import DownloadProgress, DownloadResult
 from siray_tui.core.errors import UnsafeUrlError
+from siray_tui.core.mediainfo import MediaInfo
 from siray_tui.core.models import WatchedTask
+from siray_tui.core.outputinfo import describe_output
 from siray_tui.core.report import plural
 from siray_tui.core.session import WatchSession
 from siray_tui.core.text import check_url, clean_text, first_line
@@ -107,6 +109,11 @@ class OutputActions:
         safe = self.checked(url)
         if safe is not None:
             self.copy(safe, "output URL")
+
+    async def describe(self, task_id: str, index: int, url: str) -> MediaInfo:
+        """What output ``index`` (from 1) is, from its header: the downloaded file if it
+        is there, else the first bytes of ``url`` (checked, without the token)."""
+        return await describe_output(self.session.downloader, task_id, index, url)
 
     async def download(self, task: WatchedTask, only: int | None = None) -> list[DownloadResult]:
         """Download a task's outputs (or only output number ``only``, from 1) into

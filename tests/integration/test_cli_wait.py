@@ -116,7 +116,7 @@ async def test_wait_not_found_exits_2(sim: SimServer, tmp_path: Path) -> None:
     assert lines["task-nowhere"]["error"] == "not found"
     assert lines[ok.task_id]["status"] == "SUCCESS"
     assert "task-nowhere: not found" in err
-    assert sim.requests_for("task-nowhere") == 2  # image, then video, then given up
+    assert sim.requests_for("task-nowhere") == 3  # image, video, 3d, then given up
 
 
 async def test_wait_timeout_exits_3_and_reports_the_unfinished(

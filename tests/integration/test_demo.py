@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from siray_tui.config import Settings
-from siray_tui.core.models import TaskStatus
+from siray_tui.core.models import TaskKind, TaskStatus
 from siray_tui.core.store import WatchlistStore
 from siray_tui.demo import ALIVE_NAME, DIR_PREFIX, NOT_FOUND_ID, start_demo
 
@@ -46,6 +46,8 @@ def test_demo_seeds_every_state_adds_arrivals_and_removes_its_directory(
         assert len(seeded) >= 40 and NOT_FOUND_ID in seeded
         statuses = {task.status for task in seeded.values()}
         assert {TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.IN_PROGRESS} <= statuses
+        assert {task.kind for task in seeded.values()} >= set(TaskKind.concrete())
+        assert demo.settings.poll_policy().interval_for(TaskKind.MODEL_3D) == 4.0
         deadline = time.monotonic() + 10
         while len(store.load()) == len(seeded):  # new tasks arrive as from a script
             assert time.monotonic() < deadline, "no task arrived"

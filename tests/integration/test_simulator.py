@@ -133,7 +133,7 @@ def finished_task(sim: SimServer, kind: Kind, count: int = 1) -> tuple[str, list
 # -- endpoints ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["image", "video"])
+@pytest.mark.parametrize("kind", ["image", "video", "3d"])
 def test_submit_then_query_answers_the_documented_shape(sim: SimServer, kind: Kind) -> None:
     task_id = submit(sim, kind)
     assert re.fullmatch(rf"{kind}_[0-9a-f]{{24}}", task_id)
@@ -147,7 +147,8 @@ def test_submit_then_query_answers_the_documented_shape(sim: SimServer, kind: Ki
     data = envelope["data"]
     assert set(data) == DATA_KEYS
     assert data["task_id"] == task_id
-    assert data["action"] == {"image": "imageGenerate", "video": "videoGenerate"}[kind]
+    actions = {"image": "imageGenerate", "video": "videoGenerate", "3d": "modelGenerate"}
+    assert data["action"] == actions[kind]
     assert data["status"] in STATUS_ORDER
     assert re.fullmatch(r"\d{1,3}%", data["progress"])
     assert all(isinstance(data[k], int) for k in ("submit_time", "start_time", "finish_time"))
@@ -271,8 +272,8 @@ def test_demo_tasks_span_every_state() -> None:
     tasks = scenario.add_demo_tasks(16)
     statuses = {task.state_at(clock()).status for task in tasks}
     assert {SUCCESS, FAILURE, IN_PROGRESS, QUEUED, NOT_START, "MODERATION"} <= statuses
-    assert any(not task.task_id.startswith(("image_", "video_")) for task in tasks)
-    assert {task.kind for task in tasks} == {"image", "video"}
+    assert any(not task.task_id.startswith(("image_", "video_", "3d_")) for task in tasks)
+    assert {task.kind for task in tasks} == {"image", "video", "3d"}
 
 
 # -- auth --------------------------------------------------------------------------------
@@ -604,11 +605,11 @@ def test_run_simulate_serves_until_interrupted() -> None:
         demo_ids = lines[5].split(":", 1)[1].split()
         assert len(demo_ids) == 3
         sim_task = demo_ids[0]
-        kinds: tuple[Kind, ...] = ("image", "video")
+        kinds: tuple[Kind, ...] = ("image", "video", "3d")
         statuses = [
             call("GET", base + api_path(k, sim_task), token="zq-secret-91").status for k in kinds
         ]
-        assert sorted(statuses) == [200, 404]
+        assert sorted(statuses) == [200, 404, 404]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=5) == 0
     finally:

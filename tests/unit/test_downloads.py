@@ -12,6 +12,7 @@ import pytest
 
 from siray_tui.core.downloads import (
     CONTENT_TYPE_EXTENSIONS,
+    FINAL_EXTENSIONS,
     Downloader,
     DownloadProgress,
     DownloadResult,
@@ -82,6 +83,17 @@ def files_under(root: Path) -> list[str]:
         ("image/svg+xml", "https://x.example/a.svg", "bin"),
         ("application/x-sh", "https://x.example/a.png", "bin"),
         (None, "https://x.example/a.png/..%2f..%2fevil.exe", "bin"),
+        ("model/gltf-binary", "https://x.example/a.bin", "glb"),
+        ("Model/GLTF+JSON; charset=utf-8", None, "gltf"),
+        ("model/obj", None, "obj"),
+        ("model/stl", None, "stl"),
+        ("model/vnd.usdz+zip", None, "usdz"),
+        ("application/zip", None, "zip"),
+        ("application/octet-stream", "https://x.example/m/Model.FBX", "fbx"),
+        ("application/octet-stream", "https://x.example/m/model.glb?sig=1", "glb"),
+        (None, "https://x.example/m/model.usdz", "usdz"),
+        ("model/vrml", "https://x.example/m/model.glb", "bin"),
+        ("text/plain", "https://x.example/m/model.fbx", "bin"),
     ],
 )
 def test_extension_for(content_type: str | None, url: str | None, expected: str) -> None:
@@ -97,7 +109,14 @@ def test_extension_table_is_the_documented_one() -> None:
         "video/mp4": "mp4",
         "video/webm": "webm",
         "video/quicktime": "mov",
+        "model/gltf-binary": "glb",
+        "model/gltf+json": "gltf",
+        "model/obj": "obj",
+        "model/stl": "stl",
+        "model/vnd.usdz+zip": "usdz",
+        "application/zip": "zip",
     }
+    assert set(FINAL_EXTENSIONS) >= {"glb", "gltf", "obj", "fbx", "usdz", "stl", "zip", "bin"}
 
 
 # --- the happy path ----------------------------------------------------------------------

@@ -796,3 +796,55 @@ async def test_a_task_removed_and_added_back_in_flight_is_polled_once_at_a_time(
         await h.advance(1.0)
     assert new.status is TaskStatus.IN_PROGRESS
     assert h.source.overlaps == 0
+
+
+# -- per-kind intervals ------------------------------------------------------------------------
+
+
+def paced(**kind_intervals: float) -> PollPolicy:
+    """No jitter and no caps, image/video every 4 s, and the given kinds at their pace."""
+    return PollPolicy(
+        interval=4.0,
+        concurrency=64,
+        rate=1000.0,
+        jitter=0.0,
+        kind_intervals={TaskKind(kind): seconds for kind, seconds in kind_intervals.items()},
+    )
+
+
+def gaps_of(h: Harness, task_id: str) -> set[float]:
+    return {round(b - a, 6) for a, b in itertools.pairwise(h.source.times(task_id))}
+
+
+async def test_each_kind_polls_at_its_own_interval() -> None:
+    async with Harness(policy=paced(**{"3d": 8.0})) as h:
+        h.add("image_a", kind=TaskKind.IMAGE)
+        h.add("video_a", kind=TaskKind.VIDEO)
+        h.add("3d_a", kind=TaskKind.MODEL_3D)
+        await h.advance(80)
+    assert gaps_of(h, "image_a") == gaps_of(h, "video_a") == {4.0}
+    assert gaps_of(h, "3d_a") == {8.0}
+    assert len(h.source.times("3d_a")) == 11
+
+
+async def test_the_default_policy_polls_3d_every_8_seconds() -> None:
+    policy = PollPolicy()
+    assert policy.interval_for(TaskKind.MODEL_3D) == 8.0
+    assert policy.interval_for(TaskKind.IMAGE) == policy.interval_for(TaskKind.VIDEO) == 4.0
+    assert policy.interval_for(TaskKind.AUTO) == 4.0  # kind not known yet
+
+
+@pytest.mark.parametrize("task_id", ["3d_abc", "task-xyz", "image_quirk"])
+async def test_an_auto_task_takes_its_kinds_pace_once_an_endpoint_answers(task_id: str) -> None:
+    async with Harness(policy=paced(**{"3d": 10.0})) as h:
+        h.source.default = answered_only_by(TaskKind.MODEL_3D)
+        (task,) = h.add(task_id)
+        await h.advance(100)
+    assert task.kind is TaskKind.MODEL_3D
+    answered = [c.at for c in h.source.calls if c.kind is TaskKind.MODEL_3D]
+    assert {round(b - a, 6) for a, b in itertools.pairwise(answered)} == {10.0}
+
+
+def test_policy_rejects_a_kind_interval_that_would_spin() -> None:
+    with pytest.raises(ValueError):
+        PollPolicy(kind_intervals={TaskKind.MODEL_3D: 0.0})

@@ -40,6 +40,7 @@ from siray_tui.core.models import WatchedTask, cap_text
 from siray_tui.core.report import format_ago, format_duration
 from siray_tui.core.text import check_url, clean_text, first_line
 from siray_tui.ui.columns import status_style
+from siray_tui.ui.widgets.media_facts import MediaFacts
 
 if TYPE_CHECKING:
     from siray_tui.ui.outputs import OutputActions
@@ -191,6 +192,7 @@ class DetailsScreen(Screen[None]):
             yield Static(id="details-reason")
             yield Static(Content.assemble(("Outputs", "bold underline")), classes="section")
             yield Vertical(id="details-outputs")
+            yield MediaFacts(self.actions.describe, id="details-media")
             yield Static(Content.assemble(("Status history", "bold underline")), classes="section")
             yield Static(id="details-history")
             yield Static(
@@ -225,6 +227,7 @@ class DetailsScreen(Screen[None]):
         if outputs != self._outputs_shown:
             self._outputs_shown = outputs
             self._show_outputs(outputs, task.state.outputs_more if task.state else 0)
+        self.query_one(MediaFacts).show(task)
 
     def _show_outputs(self, outputs: tuple[str, ...], dropped: int) -> None:
         box = self.query_one("#details-outputs", Vertical)
