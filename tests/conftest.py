@@ -7,6 +7,8 @@ arguments; every server either made is stopped at teardown.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,6 +46,58 @@ def _isolated_user_dirs(
         "SIRAY_TUI_DOWNLOAD_DIR",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+def _is_loopback(host: object) -> bool:
+    if not isinstance(host, str | bytes):
+        return False
+    name = host.decode() if isinstance(host, bytes) else host
+    if name.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """No test looks up or connects to anything outside 127.0.0.0/8 (or ::1).
+
+    A name lookup or a connection to any other address is refused (OSError) and fails
+    the test at teardown, even when the code under test handled the error quietly.
+    Unix sockets are left alone. Child processes are not covered: they talk only to the
+    simulators the tests start.
+    """
+    attempts: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host is not None and not _is_loopback(host):
+            attempts.append(f"lookup of {host!r}")
+            raise OSError(f"test network guard: no lookup of {host!r} outside loopback")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def refuse(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            attempts.append(f"connection to {address!r}")
+            raise OSError(f"test network guard: no connection to {address!r}")
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        refuse(sock, address)
+        real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        refuse(sock, address)
+        return real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    yield attempts
+    assert not attempts, f"the test reached outside loopback: {attempts}"
 
 
 @pytest.fixture
