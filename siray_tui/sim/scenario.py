@@ -89,9 +89,10 @@ def submission_problem(kind: str, payload: Mapping[str, Any]) -> str | None:
         return "model is required"
     made = model_kind(model)
     if made is None:
-        return f"model {model!r} does not exist or is not a generation model"
+        # quoted as sent, like the real API: a hostile name comes back as it went
+        return f"model '{model}' does not exist or is not a generation model"
     if made != kind:
-        return f"model {model!r} makes {made} tasks, not {kind} tasks"
+        return f"model '{model}' makes {made} tasks, not {kind} tasks"
     prompt = payload.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         return "prompt must be a non-empty string"
