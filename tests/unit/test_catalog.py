@@ -101,6 +101,10 @@ class Source:
         return self.answer
 
 
+def temp_files(folder: Path) -> list[Path]:
+    return list(folder.glob(".models-*"))
+
+
 MODELS = [ModelInfo("a/img", TaskKind.IMAGE, "text-to-image")]
 
 
@@ -119,7 +123,7 @@ async def test_fetched_then_cached_for_a_day(tmp_path: Path) -> None:
     assert refreshed.fetched and source.calls == 2
     clock.advance(CACHE_MAX_AGE + 1)
     assert (await load_catalog(source, cache, clock)).fetched and source.calls == 3
-    assert not list(tmp_path.glob(".models-*"))  # no temp file left behind
+    assert not temp_files(tmp_path)  # no temp file left behind
 
 
 @pytest.mark.parametrize(
