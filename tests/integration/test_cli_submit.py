@@ -184,6 +184,7 @@ def test_a_20_mb_image_is_refused_before_any_request(
         "--prompt", "p", "--image", str(image), capsys=capsys,
     )  # fmt: skip
     assert code == 2
+    assert out == ""
     assert "20,000,000 bytes" in err
     assert sim.request_log == []
     assert sim.post_count == 0
