@@ -15,16 +15,17 @@ import asyncio
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from siray_tui.core import limits
 from siray_tui.core.errors import SirayError
-from siray_tui.core.journal import Journal, LineRecord, LineState, line_keys
+from siray_tui.core.journal import Entry, Journal, LineRecord, LineState, line_keys
 from siray_tui.core.models import TaskKind, WatchedTask
 from siray_tui.core.store import WatchlistStore
-from siray_tui.core.submission import Outcome, Sender, Submission, build_submission
+from siray_tui.core.submission import Outcome, Sender, Sent, Submission, build_submission
 from siray_tui.core.text import clean_text
 
+T = TypeVar("T")
 JOB_FIELDS: Final = frozenset({"model", "prompt", "kind", "params", "label"})
 ACCEPTED: Final = "accepted"
 SKIPPED: Final = "skipped"
@@ -166,27 +167,26 @@ def build_line(line: BatchLine, kind_of: KindOf) -> Submission | str:
         return str(exc)
 
 
-class _GroupSaver:
-    """Adds accepted tasks to the watchlist: whoever finds the store free saves every
-    task waiting, so a batch of 1,000 costs far fewer than 1,000 saves."""
+class _Group(Generic[T]):
+    """Hands items to a blocking ``write`` of a list, in a worker thread, one write at a
+    time: whoever finds the writer free writes every item waiting. So concurrent lines
+    share one journal fsync, and one watchlist save, instead of one each."""
 
-    def __init__(self, store: WatchlistStore) -> None:
-        self.store = store
-        self._waiting: list[tuple[WatchedTask, asyncio.Future[None]]] = []
+    def __init__(self, write: Callable[[list[T]], object]) -> None:
+        self._write = write
+        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._lock = asyncio.Lock()
 
-    async def add(self, task: WatchedTask) -> None:
+    async def add(self, item: T) -> None:
+        """Return once ``item`` is written (raise what the write raised)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((task, done))
+        self._waiting.append((item, done))
         async with self._lock:
             if not done.done():
                 group, self._waiting = self._waiting, []
-                tasks = [task for task, _ in group]
                 try:
-                    await asyncio.to_thread(
-                        self.store.mutate, lambda wl: [wl.add_task(t) for t in tasks]
-                    )
-                except SirayError as exc:
+                    await asyncio.to_thread(self._write, [item for item, _ in group])
+                except (SirayError, OSError) as exc:
                     for _, future in group:
                         future.set_exception(exc)
                 else:
@@ -220,10 +220,13 @@ class Batch:
     stopped: str | None = None
     """Why the batch stopped sending (the token refused, the API unreachable)."""
     store_errors: list[str] = field(default_factory=list)
-    _saver: _GroupSaver = field(init=False)
+    _saver: _Group[WatchedTask] = field(init=False)
+    _journal: _Group[Entry] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._saver = _GroupSaver(self.store)
+        store = self.store
+        self._saver = _Group(lambda tasks: store.mutate(lambda wl: [wl.add_task(t) for t in tasks]))
+        self._journal = _Group(self.journal.record_many)
 
     def submission(self, line: BatchLine) -> Submission | str:
         """The request of a line, or why it cannot be built."""
@@ -266,22 +269,43 @@ class Batch:
         queue: asyncio.Queue[BatchLine] = asyncio.Queue()
         for line in lines:
             queue.put_nowait(line)
-        workers = [asyncio.create_task(self._work(queue)) for _ in range(max(1, self.concurrency))]
+        finishing: set[asyncio.Task[None]] = set()
+        workers = [
+            asyncio.create_task(self._work(queue, finishing))
+            for _ in range(max(1, self.concurrency))
+        ]
         try:
             await asyncio.gather(*workers)
+            while finishing:
+                await asyncio.gather(*finishing)
         finally:
-            for worker in workers:
-                worker.cancel()
+            for job in (*workers, *finishing):
+                job.cancel()
 
-    async def _work(self, queue: asyncio.Queue[BatchLine]) -> None:
+    async def _work(
+        self, queue: asyncio.Queue[BatchLine], finishing: set[asyncio.Task[None]]
+    ) -> None:
+        # A worker goes on to its next line as soon as the answer is in: recording the
+        # outcome and saving the task run meanwhile (each waits on an fsync), so the
+        # concurrency is spent on POSTs.
         while not queue.empty():
             line = queue.get_nowait()
-            self.on_result(await self._one(line))
+            answer = await self._send(line)
+            if isinstance(answer, LineResult):
+                self.on_result(answer)
+                continue
+            job = asyncio.create_task(self._finish(line, *answer))
+            finishing.add(job)
+            job.add_done_callback(finishing.discard)
 
-    async def _record(self, line: BatchLine, event: str, **details: Any) -> None:
-        await asyncio.to_thread(self.journal.record, line.key, line.number, event, **details)
+    async def _record(
+        self, line: BatchLine, event: str, *, task_id: str | None = None, error: str = ""
+    ) -> None:
+        await self._journal.add(Entry(line.key, line.number, event, task_id, error))
 
-    async def _one(self, line: BatchLine) -> LineResult:
+    async def _send(self, line: BatchLine) -> LineResult | tuple[Submission, Sent]:
+        """POST one line (its ``sent`` record durable first); the result when nothing
+        was sent, else the submission and what its answer proved."""
         built = self.submission(line)
         if isinstance(built, str):
             return LineResult(line.number, REJECTED, error=built)
@@ -300,23 +324,28 @@ class Batch:
             sent = await self.sender.send(built, before=before, not_sent=not_sent)
         except _Stop:
             return LineResult(line.number, REJECTED, error=f"not sent: {self.stopped}")
+        if sent.outcome in (Outcome.AUTH, Outcome.NOT_SENT) and self.stopped is None:
+            self.stopped = sent.error[: limits.MAX_ERROR]
+        return built, sent
+
+    async def _finish(self, line: BatchLine, built: Submission, sent: Sent) -> None:
+        """Record the outcome durably, save an accepted task, then report the line."""
         if sent.outcome is Outcome.ACCEPTED and sent.task_id is not None:
             await self._record(line, "accepted", task_id=sent.task_id)
             try:
                 await self._saver.add(self._task(sent.task_id, built))
             except SirayError as exc:
                 self.store_errors.append(f"line {line.number}: {sent.task_id}: {exc}")
-            return LineResult(line.number, ACCEPTED, task_id=sent.task_id)
+            self.on_result(LineResult(line.number, ACCEPTED, task_id=sent.task_id))
+            return
         error = sent.error[: limits.MAX_ERROR]
         if sent.outcome is Outcome.UNCERTAIN:
             await self._record(line, "uncertain", error=error)
-            return LineResult(line.number, UNCERTAIN, error=f"{error}; the task may exist")
-        await self._record(
-            line, "unsent" if sent.outcome is not Outcome.REJECTED else "rejected", error=error
-        )
-        if sent.outcome in (Outcome.AUTH, Outcome.NOT_SENT) and self.stopped is None:
-            self.stopped = error
-        return LineResult(line.number, REJECTED, error=error)
+            self.on_result(LineResult(line.number, UNCERTAIN, error=f"{error}; the task may exist"))
+            return
+        event = "rejected" if sent.outcome is Outcome.REJECTED else "unsent"
+        await self._record(line, event, error=error)
+        self.on_result(LineResult(line.number, REJECTED, error=error))
 
 
 class _Stop(Exception):
