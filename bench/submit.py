@@ -120,7 +120,27 @@ def journal_cost(folder: Path, lines: int) -> float:
     return elapsed / lines * 1e6
 
 
-async def main() -> None:
+async def measure(base_url: str, args: argparse.Namespace) -> None:
+    """Alternate the two modes over the rounds, then print the medians."""
+    bare: list[float] = []
+    ours: list[float] = []
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        for round_number in range(args.rounds):
+            bare.append(await bare_loop(base_url, args.lines, args.concurrency, round_number))
+            ours.append(
+                await our_batch(base_url, args.lines, args.concurrency, round_number + 1000, folder)
+            )
+        per_line = statistics.median(journal_cost(folder, 200) for _ in range(3))
+    bare_rate, our_rate = statistics.median(bare), statistics.median(ours)
+    print(f"{args.lines} lines, concurrency {args.concurrency}, median of {args.rounds} rounds")
+    print(f"  bare httpx POST loop       {bare_rate:8.0f} submissions/s")
+    print(f"  submit --file (journal)    {our_rate:8.0f} submissions/s")
+    print(f"  ratio                      {our_rate / bare_rate:8.2f}  (goal >= 0.80)")
+    print(f"  journal alone              {per_line:8.0f} µs per line (2 records, 2 fsyncs)")
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
@@ -135,30 +155,12 @@ async def main() -> None:
     )
     try:
         assert server.stdout is not None
-        base_url = json.loads(server.stdout.readline())["base_url"]
-        bare: list[float] = []
-        ours: list[float] = []
-        with tempfile.TemporaryDirectory() as temp:
-            folder = Path(temp)
-            for round_number in range(args.rounds):
-                bare.append(await bare_loop(base_url, args.lines, args.concurrency, round_number))
-                ours.append(
-                    await our_batch(
-                        base_url, args.lines, args.concurrency, round_number + 1000, folder
-                    )
-                )
-            per_line = statistics.median(journal_cost(folder, 200) for _ in range(3))
+        asyncio.run(measure(json.loads(server.stdout.readline())["base_url"], args))
     finally:
         assert server.stdin is not None
         server.stdin.close()
         server.wait(timeout=10)
-    bare_rate, our_rate = statistics.median(bare), statistics.median(ours)
-    print(f"{args.lines} lines, concurrency {args.concurrency}, median of {args.rounds} rounds")
-    print(f"  bare httpx POST loop       {bare_rate:8.0f} submissions/s")
-    print(f"  submit --file (journal)    {our_rate:8.0f} submissions/s")
-    print(f"  ratio                      {our_rate / bare_rate:8.2f}  (goal >= 0.80)")
-    print(f"  journal alone              {per_line:8.0f} µs per line (2 records, 2 fsyncs)")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -217,7 +217,7 @@ def test_markup_and_escapes_are_shown_literally_and_cleaned(
     sim: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     evil = "evil/[red]x[/]\x1b]0;pwn\x07\x1b[2J"
-    lines = [job("[bold]fox[/] \x1b[31mred\x07", evil, kind="image"), job("[b]ok[/b]", kind="image")]
+    lines = [job("[bold]fox[/] \x1b[31mred\x07", evil, kind="image"), job("[b]ok[/b]")]
     jobs = write_jobs(tmp_path, lines)
     code, out, err = run(sim, tmp_path, "submit", "--file", str(jobs), capsys=capsys)
     assert code == 1
