@@ -10,6 +10,7 @@ left out.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -200,7 +201,8 @@ async def load_catalog(
         AuthError: the API refused the token (a cached list would hide that).
         CatalogUnavailableError: nothing fetched and nothing cached; says why.
     """
-    cached = cache.load(source.base_url)
+    # The file work runs in a thread: the dashboard's event loop never waits on a disk.
+    cached = await asyncio.to_thread(cache.load, source.base_url)
     if cached is not None and not refresh and cached.age(clock.now()) < CACHE_MAX_AGE:
         return CatalogResult(cached, fetched=False)
     try:
@@ -215,7 +217,7 @@ async def load_catalog(
         return CatalogResult(cached, fetched=False, offline=str(exc))
     catalog = Catalog(tuple(models), clock.now(), source.base_url)
     with contextlib.suppress(OSError):  # a cache not written only costs a fetch next time
-        cache.save(catalog)
+        await asyncio.to_thread(cache.save, catalog)
     return CatalogResult(catalog, fetched=True)
 
 
