@@ -206,7 +206,10 @@ async def run_submit_file(
     journal = Journal(
         journal_path(settings.data_dir, path, text.encode("utf-8", "surrogatepass")), where
     )
-    states = journal.read()
+    try:
+        states = journal.read()
+    except OSError as exc:
+        return _fail(err, f"cannot read the journal {journal.path}: {exc.strerror or exc}")
     to_send, settled = plan(lines, states, resend_uncertain=resend_uncertain)
 
     catalog: Catalog | None = None
@@ -245,7 +248,10 @@ async def run_submit_file(
             await batch.reconcile(lines, states)
         except SirayError as exc:
             err.write(f"siray-tui: warning: {first_line(str(exc), 300)}\n")
-        await batch.run(to_send)
+        try:
+            await batch.run(to_send)
+        except OSError as exc:  # the journal: no line is sent without its record
+            batch.stopped = f"cannot write the journal {journal.path}: {exc.strerror or exc}"
     finally:
         journal.close()
         report_warnings(session.store, err)

@@ -323,3 +323,15 @@ def test_kill_9_at_random_moments_never_posts_a_line_twice(
             done = {r["task_id"] for r in results.values() if r["status"] != "uncertain"}
             assert done <= set(watched)
     assert killed_mid_batch >= KILL_RUNS // 2
+
+
+def test_a_journal_that_cannot_be_used_sends_nothing(
+    sim: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jobs = write_jobs(tmp_path, [job(f"fox {n}", kind="image") for n in range(3)])
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "journals").write_text("a file where the folder should be")
+    code, _, err = run(sim, tmp_path / "data", "submit", "--file", str(jobs), capsys=capsys)
+    assert code == 2
+    assert "the journal" in err and len(err.splitlines()) == 1
+    assert sim.post_count == 0
