@@ -76,6 +76,11 @@ def default_download_dir() -> Path:
     return platformdirs.user_downloads_path() / "siray"
 
 
+def default_cache_dir() -> Path:
+    """platformdirs' user cache path (the models list), so ``XDG_CACHE_HOME`` is honoured."""
+    return platformdirs.user_cache_path(APP_NAME)
+
+
 def default_log_dir() -> Path:
     """Where the rotated debug log goes."""
     return platformdirs.user_log_path(APP_NAME)
@@ -91,6 +96,7 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     config_path: Path = field(default_factory=default_config_path)
     download_dir: Path = field(default_factory=default_download_dir)
+    cache_dir: Path = field(default_factory=default_cache_dir)
     interval: float = 4.0
     kind_intervals: Mapping[str, float] = field(default_factory=lambda: {"3d": 8.0})
     concurrency: int = 8

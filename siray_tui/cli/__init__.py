@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write FILE (atomically) instead of stdout"
     )
 
+    _add_submit_commands(commands)
+
     simulate = _add_command(
         commands,
         "simulate",
@@ -240,6 +242,76 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_simulate_arguments(simulate)
     return parser
+
+
+def _add_submit_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """``submit`` (one task, or a JSONL file) and ``models``."""
+    kinds = [kind.value for kind in TaskKind.concrete()]
+    _add_command(
+        commands,
+        "submit",
+        "submit one task, or every line of a JSONL file; new tasks join the watchlist",
+        "  siray-tui submit --model bytedance/seedream-4.5-t2i --prompt 'a red fox' \\\n"
+        "    --param size=2048x2048 --param seed=7 --wait\n"
+        "  siray-tui submit --model alibaba/wan-2.6-i2v --prompt 'it runs' --image fox.png\n"
+        "  siray-tui submit --file jobs.jsonl --rate 5 && siray-tui wait\n"
+        '  (each line: {"model": ..., "prompt": ..., "kind"?, "params"?, "label"?})\n',
+        _arg("--model", metavar="M", help="the model ID (see: siray-tui models)"),
+        _arg("--prompt", metavar="P", help="the prompt"),
+        _arg("--kind", choices=kinds, help="the endpoint (default: the model's kind)"),
+        _arg(
+            "--param",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="a request field; VALUE is JSON when it parses (seed=7), else a string",
+        ),
+        _arg(
+            "--image",
+            action="append",
+            default=[],
+            metavar="PATH|URL",
+            help="an input image: a local file (sent as a data URL, 10 MiB at most) or a URL",
+        ),
+        _arg("--label", default="", help="a label shown instead of the ID"),
+        _switch("--wait", "then wait for the task like the wait command"),
+        _arg("--timeout", type=float, metavar="S", help="with --wait: give up after S seconds"),
+        _switch("--json", "one JSON object per task (per line with --file)"),
+        _arg(
+            "--file", metavar="JOBS.jsonl", help="submit every line of a JSONL file (- for stdin)"
+        ),
+        _switch("--dry-run", "with --file: print what would be sent, send nothing"),
+        _switch(
+            "--resend-uncertain",
+            "with --file: send again the lines whose outcome is unknown (they may exist)",
+        ),
+    )
+    _add_command(
+        commands,
+        "models",
+        "the models the account can use, by kind (cached for a day)",
+        "  siray-tui models\n  siray-tui models --kind video --json\n",
+        _arg("--kind", choices=kinds, help="only this kind"),
+        _switch("--json", "one JSON object per model"),
+        _switch("--refresh", "fetch the list again even if the cached one is recent"),
+    )
+
+
+def _check_submit(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors of ``submit`` (exit 2 from argparse)."""
+    one_task = ("--model", "--prompt", "--param", "--image", "--wait", "--label", "--kind")
+    if args.file is not None:
+        given = [name for name in one_task if getattr(args, name[2:])]
+        if given:
+            parser.error(f"submit --file takes the model and prompt from each line, not {given[0]}")
+    else:
+        if args.model is None or args.prompt is None:
+            parser.error("submit needs --model and --prompt (or --file JOBS.jsonl)")
+        for name in ("--dry-run", "--resend-uncertain"):
+            if getattr(args, name[2:].replace("-", "_")):
+                parser.error(f"{name} goes with --file")
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -270,6 +342,8 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> i
         from siray_tui.sim.main import run_simulate
 
         return run_simulate(args)
+    if command == "submit":
+        _check_submit(parser, args)
     if command == "clear" and not args.finished:
         parser.error("clear needs --finished (it removes every SUCCESS and FAILURE task)")
 
@@ -355,4 +429,63 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings, stdin:
         from siray_tui.cli.export import run_export
 
         return run_export(settings, args.format, args.output, args.status, out, err)
+    if command == "models":
+        from siray_tui.cli.models import run_models
+
+        kind = TaskKind(args.kind) if args.kind else None
+        return asyncio.run(
+            guard.run(
+                run_models(
+                    settings,
+                    kind=kind,
+                    json_output=args.json,
+                    refresh=args.refresh,
+                    out=out,
+                    err=err,
+                )
+            )
+        )
+    if command == "submit":
+        return asyncio.run(guard.run(_submit(args, settings, stdin, out, err)))
     raise AssertionError(f"unhandled command {command}")
+
+
+async def _submit(
+    args: argparse.Namespace, settings: Settings, stdin: TextIO, out: TextIO, err: TextIO
+) -> int:
+    from siray_tui.cli import submit
+
+    if args.file is not None:
+        return await submit.run_submit_file(
+            settings,
+            args.file,
+            dry_run=args.dry_run,
+            resend_uncertain=args.resend_uncertain,
+            json_output=args.json,
+            stdin=stdin,
+            out=out,
+            err=err,
+        )
+    task = submit.OneTask(
+        model=args.model,
+        prompt=args.prompt,
+        kind=TaskKind(args.kind) if args.kind else None,
+        params=args.param,
+        images=args.image,
+        label=args.label,
+    )
+    # With --wait --json, stdout carries only wait's JSON line; the ID goes to stderr.
+    code, task_id = await submit.run_submit_one(
+        settings,
+        task,
+        json_output=args.json and not args.wait,
+        out=err if args.wait and args.json else out,
+        err=err,
+    )
+    if not args.wait or task_id is None:
+        return code
+    from siray_tui.cli.polling import run_wait
+
+    return await run_wait(
+        settings, [task_id], timeout=args.timeout, json_output=args.json, out=out, err=err
+    )

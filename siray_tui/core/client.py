@@ -29,6 +29,7 @@ import httpx
 
 from siray_tui import __version__
 from siray_tui.core import limits
+from siray_tui.core.catalog import ModelInfo, parse_models
 from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.errors import (
     ApiError,
@@ -37,6 +38,7 @@ from siray_tui.core.errors import (
     HttpStatusError,
     InvalidTaskIdError,
     NotFoundError,
+    NotSentError,
     PayloadError,
     RateLimitedError,
     RequestTimeoutError,
@@ -62,6 +64,7 @@ _QUERY_PATHS: Final = {
     TaskKind.VIDEO: "/v1/video/generations/{task_id}",
     TaskKind.MODEL_3D: "/v1/3d/generations/{task_id}",
 }
+MODELS_PATH: Final = "/v1/models"
 _SUBMIT_PATHS: Final = {
     TaskKind.IMAGE: "/v1/images/generations/async",
     TaskKind.VIDEO: "/v1/video/generations",
@@ -273,27 +276,44 @@ class SirayClient(HttpPoolOwner):
     async def submit(self, kind: TaskKind, request: dict[str, Any]) -> str:
         """Submit a generation request; returns the new task's ID.
 
+        The ID is read from ``data.task_id``, else a top-level ``task_id``, else ``id``
+        (the docs and the SDKs disagree).
+
         Raises:
-            ApiError: one of its subclasses; PayloadError when no usable ID came back.
+            NotSentError: no connection was made, so certainly no task was created.
+            ApiError: one of its subclasses; PayloadError when no usable ID came back
+                (quoting the start of the body, cleaned).
         """
         if kind is TaskKind.AUTO:
             raise ValueError("submit needs a concrete kind (image, video or 3d)")
         response = await self._send("POST", _SUBMIT_PATHS[kind], json_body=request)
         body = self._decode(response)
+        quoted = clean_text(response.content[:120].decode("utf-8", "replace"))
         if not isinstance(body, dict):
-            raise PayloadError("submit answer is not a JSON object")
+            raise PayloadError(f"submit answer is not a JSON object: {quoted!r}")
         code = body.get("code")
         if code is not None and str(code).strip().lower() not in ("success", "0", "200"):
-            raise PayloadError(f"submit answered code {clean_text(code)[:40]!r}")
+            message = clean_text(body.get("message") or "")[: limits.MAX_QUOTED]
+            raise PayloadError(f"submit answered code {clean_text(code)[:40]!r}: {message!r}")
         data = body.get("data")
-        task_id = data.get("task_id") if isinstance(data, dict) else None
-        task_id = task_id or body.get("task_id")
-        if not isinstance(task_id, str):
-            raise PayloadError("submit answer has no task_id")
+        found = [data.get("task_id") if isinstance(data, dict) else None]
+        found += [body.get("task_id"), body.get("id")]
+        task_id = next((item for item in found if isinstance(item, str) and item), None)
+        if task_id is None:
+            raise PayloadError(f"submit answer has no task ID: {quoted!r}")
         try:
             return validate_task_id(task_id)
         except InvalidTaskIdError as exc:
-            raise PayloadError(f"submit answered an unusable task_id: {exc.reason}") from exc
+            raise PayloadError(f"submit answered an unusable task ID: {exc.reason}") from exc
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The generation models the account can use (``GET /v1/models``).
+
+        Raises:
+            ApiError: one of its subclasses; PayloadError when no list came back.
+        """
+        response = await self._send("GET", MODELS_PATH)
+        return parse_models(self._decode(response))
 
     async def _send(
         self, method: str, path: str, *, json_body: dict[str, Any] | None = None
@@ -349,6 +369,9 @@ class SirayClient(HttpPoolOwner):
 
     def _no_answer(self, exc: Exception, request: str) -> TransportError:
         """The error for a request that got no usable answer: timeout, refused, dropped."""
+        if isinstance(exc, httpx.ConnectTimeout):
+            logger.debug("%s: connection timed out", request)
+            return NotSentError(f"cannot reach {self.base_url}: connection timed out")
         if isinstance(exc, httpx.TimeoutException):
             logger.debug("%s: timed out (%s)", request, type(exc).__name__)
             return RequestTimeoutError(f"request timed out ({type(exc).__name__})")
@@ -360,7 +383,7 @@ class SirayClient(HttpPoolOwner):
         if isinstance(exc, httpx.ConnectError):
             logger.debug("%s: cannot connect (%s)", request, type(exc).__name__)
             reason = _connect_reason(exc, self._detail(exc))
-            return TransportError(f"cannot reach {self.base_url}: {reason}")
+            return NotSentError(f"cannot reach {self.base_url}: {reason}")
         detail = self._detail(exc)
         logger.debug("%s: connection lost: %s", request, detail)
         return TransportError(f"connection lost to {self.base_url}: {detail}")

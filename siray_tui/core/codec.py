@@ -41,6 +41,7 @@ from siray_tui.core.models import (
     SURROGATE_ESCAPE,
     StatusChange,
     TaskKind,
+    TaskRequest,
     TaskState,
     TaskStatus,
     WatchedTask,
@@ -131,6 +132,7 @@ def _fingerprint(task: WatchedTask) -> tuple[object, ...]:
         task.last_error,
         task.not_found,
         tuple(task.history),
+        task.request,
     )
 
 
@@ -229,6 +231,7 @@ _TASK_FIELDS = (
     "last_error",
     "not_found",
     "history",
+    "request",
 )
 _STATE_SETTERS = _slot_setters(TaskState, _STATE_FIELDS)
 _CHANGE_SETTERS = _slot_setters(StatusChange, _CHANGE_FIELDS)
@@ -296,15 +299,25 @@ def _new_task(
     last_error: str | None,
     not_found: bool,
     history: list[StatusChange],
+    request: TaskRequest | None,
 ) -> WatchedTask:
     """``WatchedTask(...)``, filling the slots directly when allowed (see above)."""
     setters = _TASK_SETTERS
     if setters is None:
         return WatchedTask(
-            task_id, kind, label, added_at, state, last_polled_at, last_error, not_found, history
+            task_id,
+            kind,
+            label,
+            added_at,
+            state,
+            last_polled_at,
+            last_error,
+            not_found,
+            history,
+            request,
         )
     made = object.__new__(WatchedTask)
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = setters
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = setters
     s0(made, task_id)
     s1(made, kind)
     s2(made, label)
@@ -314,6 +327,7 @@ def _new_task(
     s6(made, last_error)
     s7(made, not_found)
     s8(made, history)
+    s9(made, request)
     return made
 
 
@@ -509,6 +523,7 @@ def decode_task(entry: object, text: str | None = None) -> WatchedTask:
                 append(change)
     label = get("label")
     last_error = get("last_error")
+    stored_request = get("request")
     added_at = get("added_at")
     if not (
         (type(added_at) is float or type(added_at) is int)
@@ -528,6 +543,7 @@ def decode_task(entry: object, text: str | None = None) -> WatchedTask:
         _clean(last_error, limits.MAX_ERROR) if type(last_error) is str else None,
         get("not_found") is True,
         history,
+        None if stored_request is None else TaskRequest.from_json(stored_request),
     )
 
 
@@ -616,6 +632,7 @@ def encode_task(task: WatchedTask) -> dict[str, Any]:
         "not_found": task.not_found,
         "state": stored_state,
         "history": [[change.status, change.seen_at] for change in task.history],
+        **({"request": task.request.to_json()} if task.request else {}),
     }
 
 

@@ -420,10 +420,16 @@ TIME_FIELDS: Final[tuple[Field, ...]] = (
 )
 """The ``--json`` fields that are no column: the server's own timestamps."""
 
+REQUEST_FIELDS: Final[tuple[Field, ...]] = (
+    Field("model", lambda view: view.task.request.model if view.task.request else None),
+)
+"""The ``--json`` fields from the stored request (null for a task added by ID)."""
+
 DOCUMENTED_ORDER: Final[tuple[str, ...]] = (
     "task_id",
     "kind",
     "label",
+    "model",
     "status",
     "progress",
     "outputs",
@@ -447,7 +453,7 @@ def _record_order(fields: list[Field]) -> tuple[Field, ...]:
 
 
 RECORD_FIELDS: Final[tuple[Field, ...]] = _record_order(
-    [*(field for column in COLUMNS for field in column.fields), *TIME_FIELDS]
+    [*(field for column in COLUMNS for field in column.fields), *TIME_FIELDS, *REQUEST_FIELDS]
 )
 """Every ``--json`` field, in record order."""
 

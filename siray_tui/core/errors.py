@@ -5,6 +5,7 @@ CLI, the poller, the dashboard) can catch one root and show a one-line message::
 
     SirayError
     ├── ConfigError              a bad flag, environment value or config.toml
+    ├── InputError               a request we will not send (a bad --param, a huge image)
     ├── InvalidTaskIdError       an ID that must never reach a URL path
     ├── StoreError               the watchlist file
     │   └── WatchlistVersionError    written by a newer siray-tui: never downgraded
@@ -18,7 +19,8 @@ CLI, the poller, the dashboard) can catch one root and show a one-line message::
         ├── ServerError          5xx
         ├── HttpStatusError      any other unexpected status (400, 418, ...)
         ├── TransportError       no usable HTTP answer at all
-        │   └── RequestTimeoutError  the request timed out
+        │   ├── RequestTimeoutError  the request timed out
+        │   └── NotSentError     no connection was made: the request never left
         └── PayloadError         a 200 whose body is not JSON or not usable
 
 The classes say what happened, not what to do about it: the poller alone decides, by
@@ -37,6 +39,10 @@ class SirayError(Exception):
 
 class ConfigError(SirayError):
     """A setting could not be used; the message names the setting and the value."""
+
+
+class InputError(SirayError):
+    """What the user asked to submit cannot be sent as it is; found before any request."""
 
 
 class InvalidTaskIdError(SirayError, ValueError):
@@ -120,6 +126,11 @@ class TransportError(ApiError):
 
 class RequestTimeoutError(TransportError):
     """The request took longer than the configured timeout."""
+
+
+class NotSentError(TransportError):
+    """The connection could not be made (refused, DNS, connect timeout): the server saw
+    nothing, so a submission that fails this way certainly created no task."""
 
 
 class PayloadError(ApiError):

@@ -45,3 +45,10 @@ DETAILS_RAW_LINES: Final = 60
 
 DETAILS_RAW_LINE_CHARS: Final = 200
 """Characters of one line of that raw answer (a long string is one line)."""
+
+MAX_REQUEST_TEXT: Final = 20_000
+"""Characters of a stored request's prompt or image URL (a watchlist entry stays small)."""
+
+MAX_INPUT_IMAGE_BYTES: Final = 10 * 1024 * 1024
+"""Bytes of a local ``--image`` file sent as a data URL; a bigger one is refused before
+any request (base64 makes it a third larger still)."""

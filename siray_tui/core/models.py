@@ -378,13 +378,102 @@ class StatusChange:
     seen_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class InputImage:
+    """An input image of a request as the watchlist keeps it: a URL as given, or a local
+    file's name, size and SHA-256, never its bytes (a 10 MB data URL per task would
+    make the watchlist unusable, and the file is still on the user's disk)."""
+
+    url: str = ""
+    name: str = ""
+    size: int = 0
+    sha256: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: only the fields that are set."""
+        if self.url:
+            return {"url": self.url}
+        return {"name": self.name, "size": self.size, "sha256": self.sha256}
+
+    @classmethod
+    def from_json(cls, obj: object) -> InputImage | None:
+        """Inverse of :meth:`to_json`; None for anything unusable."""
+        if not isinstance(obj, Mapping):
+            return None
+        url, name, size, digest = (obj.get(k) for k in ("url", "name", "size", "sha256"))
+        if isinstance(url, str) and url:
+            return cls(url=clean_text(url[: limits.MAX_REQUEST_TEXT]))
+        if not (isinstance(name, str) and type(size) is int and isinstance(digest, str)):
+            return None
+        return cls(name=clean_text(name[: limits.MAX_LABEL]), size=size, sha256=digest[:64])
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRequest:
+    """What siray-tui sent to create a task, kept so it can be shown and resubmitted.
+
+    Attributes:
+        kind: the endpoint it was sent to.
+        model: the model ID.
+        prompt: the prompt as typed.
+        params: every other field of the request body (JSON values), images excepted.
+        images: the input images (see :class:`InputImage`).
+    """
+
+    kind: TaskKind
+    model: str
+    prompt: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    images: tuple[InputImage, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The watchlist form."""
+        stored: dict[str, Any] = {
+            "kind": self.kind.value,
+            "model": self.model,
+            "prompt": self.prompt,
+            "params": dict(self.params),
+        }
+        if self.images:
+            stored["images"] = [image.to_json() for image in self.images]
+        return stored
+
+    @classmethod
+    def from_json(cls, obj: object) -> TaskRequest | None:
+        """Inverse of :meth:`to_json`; None for anything unusable (the task is kept, its
+        request forgotten: a hand-edited file never costs a task)."""
+        if not isinstance(obj, Mapping):
+            return None
+        model, prompt, params = obj.get("model"), obj.get("prompt", ""), obj.get("params")
+        try:
+            kind = TaskKind(str(obj.get("kind")))
+        except ValueError:
+            return None
+        if not isinstance(model, str) or not isinstance(prompt, str):
+            return None
+        raw_images = obj.get("images")
+        images = (
+            [InputImage.from_json(item) for item in raw_images or ()]
+            if isinstance(raw_images, list)
+            else []
+        )
+        return cls(
+            kind=kind,
+            model=clean_text(model[: limits.MAX_LABEL]),
+            prompt=prompt[: limits.MAX_REQUEST_TEXT],
+            params=dict(params) if isinstance(params, Mapping) else {},
+            images=tuple(image for image in images if image is not None),
+        )
+
+
 @dataclass(slots=True)
 class WatchedTask:
     """A task on the watchlist: what the user asked to watch, and what we last observed.
 
     ``kind`` stays AUTO until an endpoint answers for the ID; ``state`` is None until the
     first good answer; ``last_error`` holds the latest poll failure (cleared by a good poll).
-    ``not_found`` is set once every endpoint to try answered 404.
+    ``not_found`` is set once every endpoint to try answered 404. ``request`` is what
+    siray-tui sent to create it (None for a task added by ID).
     """
 
     task_id: str
@@ -396,6 +485,7 @@ class WatchedTask:
     last_error: str | None = None
     not_found: bool = False
     history: list[StatusChange] = field(default_factory=list)
+    request: TaskRequest | None = None
 
     @property
     def status(self) -> TaskStatus | None:
@@ -425,6 +515,7 @@ class WatchedTask:
             self.last_error,
             self.not_found,
             list(self.history),
+            self.request,
         )
 
     def observe(self, state: TaskState, at: float) -> bool:
@@ -454,6 +545,7 @@ class WatchedTask:
                 else None
             ),
             "history": [{"status": h.status, "seen_at": h.seen_at} for h in self.history],
+            **({"request": self.request.to_json()} if self.request else {}),
         }
 
     @classmethod
@@ -512,4 +604,5 @@ class WatchedTask:
             ),
             not_found=obj.get("not_found") is True,
             history=history,
+            request=TaskRequest.from_json(obj.get("request")),
         )

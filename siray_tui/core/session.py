@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Final
 
 from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.downloads import Downloader
-from siray_tui.core.errors import AuthError, SirayError
+from siray_tui.core.errors import AuthError, ConfigError, SirayError, StoreError
 from siray_tui.core.events import SessionEvent, StoreFailed, WatchlistChanged
 from siray_tui.core.models import TaskKind, TaskState, WatchedTask
 from siray_tui.core.policy import PollPolicy, TaskSource
 from siray_tui.core.poller import Poller
 from siray_tui.core.store import WatchlistStore
+from siray_tui.core.submission import Outcome, Sender, Sent, Submission
 from siray_tui.core.sync import WatchlistSync
 from siray_tui.core.text import first_line
 from siray_tui.core.watchlist import AddResult
@@ -145,6 +146,43 @@ class WatchSession:
         ]
         self.watch(tasks)
         return result, tasks
+
+    async def submit(
+        self, submission: Submission, *, sender: Sender | None = None
+    ) -> tuple[Sent, WatchedTask | None]:
+        """Send one submission; when accepted, save the new task (with its request) to
+        the watchlist and watch it before returning, so no caller can show an ID that
+        is not saved.
+
+        Returns what the API's answer proved, and the new task when accepted.
+
+        Raises:
+            ConfigError: no client (no token for a real API).
+            StoreError: accepted, but the watchlist could not be written (the message
+                names the new task's ID, so it is not lost).
+        """
+        if self.client is None:
+            raise ConfigError(self.token_problem or "no API client")
+        sender = sender or Sender(self.client, self.clock, rate=self.settings.rate)
+        sent = await sender.send(submission)
+        if sent.outcome is not Outcome.ACCEPTED or sent.task_id is None:
+            return sent, None
+        task = WatchedTask(
+            task_id=sent.task_id,
+            kind=submission.kind,
+            label=submission.label,
+            added_at=self.clock.now(),
+            request=submission.request,
+        )
+        saved = task.copy()
+        try:
+            await asyncio.to_thread(self.store.mutate, lambda wl: wl.add_task(saved))
+        except SirayError as exc:
+            raise StoreError(
+                f"task {sent.task_id} was created but not saved to the watchlist: {exc}"
+            ) from exc
+        self.watch([task])
+        return sent, task
 
     def remove(self, task_ids: Iterable[str]) -> list[WatchedTask]:
         """Stop watching tasks and remove them from the file (in the background), keeping

@@ -19,6 +19,7 @@ from siray_tui.sim.scenario import (
     FAILURE,
     FINAL_STATUSES,
     IN_PROGRESS,
+    MODELS,
     NOT_START,
     QUEUED,
     STATUS_ORDER,
@@ -31,6 +32,10 @@ from siray_tui.sim.scenario import (
     Scenario,
     SimState,
     SimTask,
+    default_model,
+    model_kind,
+    submission_problem,
+    tag_kind,
 )
 from siray_tui.sim.server import LoggedRequest, SimServer, api_path
 
@@ -44,6 +49,7 @@ __all__ = [
     "HOSTILE_TEXTS",
     "HOSTILE_URLS",
     "IN_PROGRESS",
+    "MODELS",
     "NOT_START",
     "PNG_SIGNATURE",
     "QUEUED",
@@ -63,4 +69,8 @@ __all__ = [
     "SimState",
     "SimTask",
     "api_path",
+    "default_model",
+    "model_kind",
+    "submission_problem",
+    "tag_kind",
 ]

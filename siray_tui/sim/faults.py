@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from siray_tui.sim.scenario import SUCCESS, SimState, SimTask
 
@@ -35,6 +35,7 @@ HOSTILE_URLS: Final[tuple[str, ...]] = (
     "https://cdn.example.com/\u202egnp.exe",
     "https://cdn.example.com/a\x1b]52;c;ZXZpbA==\x07.png",
 )
+SubmitAnswer = Literal["data", "top", "id", "none"]
 GATEWAY_PAGE: Final = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -88,6 +89,12 @@ class Faults:
             ``start_time`` a second before ``submit_time`` (clock skew); extra fields.
         hostile_tasks: task ID -> :class:`HostileAnswer`, for a server that is broken
             or hostile for some tasks only (the others answer normally).
+        ambiguous_rate: fraction of accepted submissions answered 500 / 502 / 503
+            *after* the task was created: the client cannot know it exists.
+        submit_answer: where an accepted submission's answer puts the task ID:
+            ``"data"`` (``data.task_id``, as documented), ``"top"`` (a top-level
+            ``task_id``), ``"id"`` (a top-level ``id``) or ``"none"`` (nowhere; the task
+            exists all the same).
     """
 
     error_rate: float = 0.0
@@ -101,6 +108,8 @@ class Faults:
     hostile: bool = False
     quirky: bool = False
     hostile_tasks: dict[str, HostileAnswer] = field(default_factory=dict)
+    ambiguous_rate: float = 0.0
+    submit_answer: SubmitAnswer = "data"
 
 
 @dataclass(frozen=True)
@@ -168,6 +177,20 @@ def render_task(
     if hostile is not None:
         _make_hostile(body, hostile, base)
     return body
+
+
+def accepted_answer(task_id: str, shape: SubmitAnswer) -> dict[str, Any]:
+    """The answer to an accepted submission, with the task ID where ``shape`` says."""
+    answer: dict[str, Any] = {"code": "success", "message": ""}
+    if shape == "data":
+        answer["data"] = {"task_id": task_id}
+    elif shape == "top":
+        answer["task_id"] = task_id
+    elif shape == "id":
+        answer["id"] = task_id
+    else:
+        answer["data"] = {"status": "accepted"}
+    return answer
 
 
 def _make_hostile(body: dict[str, Any], hostile: HostileAnswer, base: str) -> None:

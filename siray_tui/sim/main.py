@@ -16,7 +16,7 @@ from types import FrameType
 from typing import TypeVar
 
 from siray_tui.sim.faults import Faults
-from siray_tui.sim.scenario import Scenario
+from siray_tui.sim.scenario import Scenario, default_model
 from siray_tui.sim.server import SimServer, api_path
 
 DEFAULT_PORT = 8765
@@ -107,6 +107,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         "--drop-rate", type=_fraction, default=0.0, help="fraction of polls hung up on"
     )
     parser.add_argument(
+        "--ambiguous-rate",
+        type=_fraction,
+        default=0.0,
+        help="fraction of submissions answered 5xx after the task was created",
+    )
+    parser.add_argument(
         "--hostile", action="store_true", help="escape sequences, markup, odd URLs in text"
     )
     parser.add_argument(
@@ -135,6 +141,7 @@ def build_server(args: argparse.Namespace) -> SimServer:
         latency=max(args.latency, 0.0),
         nonjson_rate=args.nonjson_rate,
         drop_rate=args.drop_rate,
+        ambiguous_rate=args.ambiguous_rate,
         hostile=args.hostile,
         quirky=args.quirky,
     )
@@ -165,7 +172,8 @@ def _banner(server: SimServer, token_given: bool) -> str:
     submit = (
         f'curl -s -H "Authorization: Bearer {token_env}" '
         "-H 'Content-Type: application/json' "
-        f"""-d '{{"model": "demo", "prompt": "a red fox"}}' {base}{api_path("image")}"""
+        f"""-d '{{"model": "{default_model("image")}", "prompt": "a red fox"}}' """
+        f"{base}{api_path('image')}"
     )
     return "\n".join(
         (

@@ -48,6 +48,65 @@ KINDS: Final[tuple[Kind, ...]] = ("image", "video", "3d")
 QUEUE_SCALE: Final[Mapping[str, float]] = {"3d": 2.0}
 RUN_SCALE: Final[Mapping[str, float]] = {"3d": 4.0}
 
+MODELS: Final[tuple[tuple[str, str, str], ...]] = (
+    ("bytedance/seedream-4.5-t2i", "Seedream 4.5", "text-to-image"),
+    ("black-forest-labs/flux-1.1-pro-t2i", "FLUX 1.1 [pro]", "text-to-image"),
+    ("black-forest-labs/flux-kontext-i2i-max", "FLUX.1 Kontext [max]", "image-to-image"),
+    ("google/veo-3.1-t2v", "Veo 3.1", "text-to-video"),
+    ("alibaba/wan-2.6-i2v", "Wan 2.6 image-to-video", "image-to-video"),
+    ("runway/aleph-v2v", "Runway Aleph", "video-to-video"),
+    ("tencent/hunyuan3d-v2.5-rapid-text-to-3d", "Hunyuan3D 2.5 Rapid", "text-to-3d"),
+    ("tripo/tripo3d-v2.5-image-to-3d", "Tripo3D 2.5", "image-to-3d"),
+    ("deepseek/deepseek-v3.1", "DeepSeek V3.1", "chat"),
+    ("openai/text-embedding-3-small", "text-embedding-3-small", "embeddings"),
+)
+"""What ``GET /v1/models`` lists: (id, model_name, tag), as the API names them; the
+chat and embeddings models are listed too but cannot make a generation task."""
+
+
+def tag_kind(tag: str) -> str | None:
+    """The task kind a model tag stands for (``image-to-video`` -> ``video``), or None
+    for a tag that makes no generation task (``chat``, ``embeddings``)."""
+    tag = tag.lower()
+    if "3d" in tag:
+        return "3d"
+    for kind in ("image", "video"):
+        if tag.endswith(f"-to-{kind}"):
+            return kind
+    return None
+
+
+def model_kind(model: str) -> str | None:
+    """The kind of task a listed model makes, or None (unknown, or chat/embeddings)."""
+    return next((tag_kind(tag) for name, _, tag in MODELS if name == model), None)
+
+
+def default_model(kind: str) -> str:
+    """The first listed model of a kind: what a test submits when any model will do."""
+    return next(name for name, _, tag in MODELS if tag_kind(tag) == kind)
+
+
+def submission_problem(kind: str, payload: Mapping[str, Any]) -> str | None:
+    """Why the API would refuse ``payload`` at the ``kind`` submit endpoint, or None.
+
+    As the real API: the model must be one it lists and make tasks of this kind, and
+    the prompt must be a non-empty string.
+    """
+    model = payload.get("model")
+    if not isinstance(model, str) or not model.strip():
+        return "model is required"
+    made = model_kind(model)
+    if made is None:
+        # quoted as sent, like the real API: a hostile name comes back as it went
+        return f"model '{model}' does not exist or is not a generation model"
+    if made != kind:
+        return f"model '{model}' makes {made} tasks, not {kind} tasks"
+    prompt = payload.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return "prompt must be a non-empty string"
+    return None
+
+
 # Shares of queue_s spent in the two pre-queue phases; the rest is QUEUED.
 _NOT_START_SHARE: Final = 0.15
 _SUBMITTED_SHARE: Final = 0.15

@@ -9,6 +9,7 @@ Routes (JSON unless noted):
 ``POST /v1/video/generations``                         submit a video task
 ``GET  /v1/3d/generations/{task_id}``                  query a 3D task
 ``POST /v1/3d/generations``                            submit a 3D task
+``GET  /v1/models``                                    the models, with their tags
 ``GET  /redirect/{token}``                             302 to the output file (no auth)
 ``GET|HEAD /files/{task_id}/{index}.png|mp4|glb``      the file; ``Range: bytes=N-[M]`` -> 206
 ``GET|HEAD /files-huge/{n}[.png|.mp4|.glb|.bin]``      n zero bytes, chunked, no length;
@@ -52,9 +53,9 @@ from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from siray_tui.sim.faults import GATEWAY_PAGE, Decision, Faults, render_task
+from siray_tui.sim.faults import GATEWAY_PAGE, Decision, Faults, accepted_answer, render_task
 from siray_tui.sim.media import CONTENT_TYPES, EXTENSIONS, MediaStore, corrupt
-from siray_tui.sim.scenario import KINDS, SUCCESS, Kind, Scenario
+from siray_tui.sim.scenario import KINDS, MODELS, SUCCESS, Kind, Scenario, submission_problem
 
 SUBMIT_PATHS: Final[dict[str, Kind]] = {
     "/v1/images/generations/async": "image",
@@ -66,6 +67,7 @@ _QUERY_PATTERNS: Final[dict[Kind, re.Pattern[str]]] = {
     "video": re.compile(r"/v1/video/generations/([^/]+)"),
     "3d": re.compile(r"/v1/3d/generations/([^/]+)"),
 }
+MODELS_PATH: Final = "/v1/models"
 _FILE_PATTERN: Final = re.compile(r"/files/([^/]+)/(\d+)\.(png|mp4|glb)")
 _HUGE_PATTERN: Final = re.compile(r"/files-huge/(\d+)(?:\.(png|mp4|glb|bin))?")
 _RANGE_PATTERN: Final = re.compile(r"bytes=(\d+)-(\d*)")
@@ -180,6 +182,7 @@ class SimServer(StopOnExit):
         self._lock = threading.Lock()
         self._log: deque[LoggedRequest] = deque(maxlen=log_limit)
         self._task_counts: Counter[str] = Counter()
+        self._post_counts: Counter[str] = Counter()
         self._api_requests = 0
 
     # -- lifecycle -------------------------------------------------------------------
@@ -252,11 +255,24 @@ class SimServer(StopOnExit):
         with self._lock:
             self._log.clear()
             self._task_counts.clear()
+            self._post_counts.clear()
 
     def requests_for(self, task_id: str) -> int:
         """How many ``/v1`` requests named this task ID (whatever they were answered)."""
         with self._lock:
             return self._task_counts[task_id]
+
+    def posts_for(self, prompt: str) -> int:
+        """How many submissions (POSTs to a submit path) carried this prompt, whatever
+        they were answered: how a test proves a line was never sent twice."""
+        with self._lock:
+            return self._post_counts[prompt]
+
+    @property
+    def post_count(self) -> int:
+        """Every submission received since start (or the last :meth:`clear_log`)."""
+        with self._lock:
+            return sum(self._post_counts.values())
 
     @property
     def api_request_count(self) -> int:
@@ -269,6 +285,15 @@ class SimServer(StopOnExit):
     def _record(self, method: str, path: str, headers: dict[str, str]) -> None:
         with self._lock:
             self._log.append(LoggedRequest(method, path, headers))
+
+    def _count_post(self, body: bytes) -> None:
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            payload = None
+        prompt = payload.get("prompt") if isinstance(payload, dict) else None
+        with self._lock:
+            self._post_counts[prompt if isinstance(prompt, str) else ""] += 1
 
     def _decide(self, task_id: str | None) -> Decision:
         with self._lock:
@@ -411,6 +436,8 @@ class _Handler(BaseHTTPRequestHandler):
             if match:
                 query_kind, task_id = kind, unquote(match.group(1))
                 break
+        if method == "POST" and path in SUBMIT_PATHS:
+            self.sim._count_post(body)
         decision = self.sim._decide(task_id)
         faults = self.sim.faults
         if faults.latency > 0:
@@ -441,7 +468,9 @@ class _Handler(BaseHTTPRequestHandler):
         if task_id is not None and query_kind is not None and is_poll:
             self._query(method, query_kind, task_id, decision.rng)
         elif path in SUBMIT_PATHS and method == "POST":
-            self._submit(method, SUBMIT_PATHS[path], body)
+            self._submit(method, SUBMIT_PATHS[path], body, decision)
+        elif path == MODELS_PATH and is_poll:
+            self._models(method)
         elif path in SUBMIT_PATHS or task_id is not None:
             payload = error_body("method not allowed", "invalid_request_error", "bad_method")
             self._json(method, 405, payload)
@@ -499,10 +528,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b" ")
             self.wfile.flush()
 
-    def _submit(self, method: str, kind: Kind, body: bytes) -> None:
+    def _submit(self, method: str, kind: Kind, body: bytes, decision: Decision) -> None:
         try:
             payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             payload = None
         if not isinstance(payload, dict):
             error = error_body(
@@ -510,9 +539,23 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._json(method, 400, error)
             return
+        problem = submission_problem(kind, payload)
+        if problem is not None:
+            self._json(method, 400, error_body(problem, "invalid_request_error", "invalid_value"))
+            return
         task = self.sim.scenario.submit(kind, payload)
-        answer = {"code": "success", "message": "", "data": {"task_id": task.task_id}}
-        self._json(method, 200, answer)
+        faults = self.sim.faults
+        if decision.error < faults.ambiguous_rate:
+            self._server_error(method, decision.error_status)  # created all the same
+            return
+        self._json(method, 200, accepted_answer(task.task_id, faults.submit_answer))
+
+    def _models(self, method: str) -> None:
+        items = [
+            {"id": name, "object": "model", "model_name": title, "tag": tag}
+            for name, title, tag in MODELS
+        ]
+        self._json(method, 200, {"object": "list", "data": items})
 
     # -- public files ------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from siray_tui.core.errors import (
 from siray_tui.core.models import TaskKind, TaskStatus
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import check_url
-from siray_tui.sim import Faults, Kind, SimServer
+from siray_tui.sim import Faults, Kind, SimServer, default_model
 
 TOKEN = "sk-sim-5e4d3c2b1a"
 KINDS = [TaskKind.IMAGE, TaskKind.VIDEO]
@@ -54,7 +54,9 @@ def finished_task(sim: SimServer, kind: TaskKind, **traits: Any) -> str:
 @pytest.mark.parametrize("kind", KINDS)
 async def test_submit_then_query(sim: SimServer, kind: TaskKind) -> None:
     async with connect(sim) as client:
-        task_id = await client.submit(kind, {"model": "sim-model", "prompt": "a red fox"})
+        task_id = await client.submit(
+            kind, {"model": default_model(kind.value), "prompt": "a red fox"}
+        )
         state = await client.get_task(task_id, kind)
     assert task_id.startswith(f"{kind.value}_")
     sim_task = sim.scenario.get(task_id)

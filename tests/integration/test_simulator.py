@@ -43,6 +43,7 @@ from siray_tui.sim import (
     Scenario,
     SimServer,
     api_path,
+    default_model,
 )
 from siray_tui.sim.main import is_loopback
 from tests.conftest import SimFactory
@@ -114,7 +115,8 @@ def query(sim: SimServer, kind: Kind, task_id: str, token: str | None = TOKEN) -
 
 
 def submit(sim: SimServer, kind: Kind) -> str:
-    reply = call("POST", sim.url(api_path(kind)), body={"model": "m", "prompt": "a fox"})
+    body = {"model": default_model(kind), "prompt": "a fox"}
+    reply = call("POST", sim.url(api_path(kind)), body=body)
     assert reply.status == 200
     task_id: str = reply.json()["data"]["task_id"]
     return task_id
@@ -429,7 +431,8 @@ def test_server_errors(sim: SimServer) -> None:
     sim.faults.error_rate = 1.0
     statuses = {query(sim, "image", task.task_id).status for _ in range(30)}
     assert statuses == {500, 502, 503}
-    assert call("POST", sim.url(api_path("image")), body={}).status == 200  # polls only
+    body = {"model": default_model("image"), "prompt": "a fox"}
+    assert call("POST", sim.url(api_path("image")), body=body).status == 200  # polls only
     sim.faults.error_rate = 0.0
     assert query(sim, "image", task.task_id).status == 200
 

@@ -25,6 +25,7 @@ from siray_tui.core.errors import (
     HttpStatusError,
     InvalidTaskIdError,
     NotFoundError,
+    NotSentError,
     PayloadError,
     RateLimitedError,
     RequestTimeoutError,
@@ -420,11 +421,11 @@ async def test_a_body_that_is_not_json_keeps_the_decoders_reason_as_cause() -> N
 @pytest.mark.parametrize(
     ("exception", "error"),
     [
-        (httpx.ConnectError("connection refused"), TransportError),
+        (httpx.ConnectError("connection refused"), NotSentError),
         (httpx.ReadError("connection reset"), TransportError),
         (httpx.RemoteProtocolError("server disconnected"), TransportError),
         (httpx.ReadTimeout("read timed out"), RequestTimeoutError),
-        (httpx.ConnectTimeout("connect timed out"), RequestTimeoutError),
+        (httpx.ConnectTimeout("connect timed out"), NotSentError),
         (httpx.PoolTimeout("pool timed out"), RequestTimeoutError),
         (httpx.WriteTimeout("write timed out"), RequestTimeoutError),
     ],
@@ -549,7 +550,7 @@ def _raise(exception: Exception) -> Handler:
 
 
 LEAK_CASES += [
-    (_raise(httpx.ConnectError("refused")), TransportError),
+    (_raise(httpx.ConnectError("refused")), NotSentError),
     (_raise(httpx.ReadTimeout("timed out")), RequestTimeoutError),
 ]
 

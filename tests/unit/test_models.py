@@ -19,6 +19,7 @@ from siray_tui.core.models import (
     TASK_ID_MAX_LENGTH,
     StatusChange,
     TaskKind,
+    TaskRequest,
     TaskState,
     TaskStatus,
     WatchedTask,
@@ -33,6 +34,7 @@ README_JSON_FIELDS = (
     "task_id",
     "kind",
     "label",
+    "model",
     "status",
     "progress",
     "outputs",
@@ -767,6 +769,7 @@ def test_task_record_of_a_finished_task() -> None:
         "task_id": "image_abc",
         "kind": "image",
         "label": "fox",
+        "model": None,
         "status": "SUCCESS",
         "progress": 100,
         "outputs": ["https://x/a.png", "https://x/b.png"],
@@ -825,6 +828,7 @@ def test_copy_keeps_every_field() -> None:
         last_error="e",
         not_found=True,
         history=[StatusChange("QUEUED", 1.5)],
+        request=TaskRequest(TaskKind.IMAGE, "m/x", "a fox", {"seed": 7}),
     )
     copied = task.copy()
     assert names == {
@@ -837,6 +841,7 @@ def test_copy_keeps_every_field() -> None:
         "last_error",
         "not_found",
         "history",
+        "request",
     }
     for name in names:
         assert getattr(copied, name) == getattr(task, name), name

@@ -1,0 +1,166 @@
+"""Submissions per second of ``submit --file`` against a bare httpx POST loop.
+
+Runs the simulator in a subprocess (so server and client do not share a GIL), then in one
+process and one run measures, for the same 1,000-line batch and concurrency:
+
+* ``bare httpx POST loop``: one shared AsyncClient, POST + ``json()``, nothing else;
+* ``submit --file (journal)``: :func:`siray_tui.cli.submit.run_submit_file` at
+  ``--rate 1000``: local checks, a durable journal record (append + fsync) before and
+  after every POST, the watchlist written in groups.
+
+Each round uses a fresh file (so nothing is skipped) and a fresh data directory; modes
+alternate over rounds and the median is reported. Also prints the journal's own cost per
+line (a ``sent`` and an ``accepted`` record, each fsynced) measured alone.
+
+Usage: ``.venv/bin/python bench/submit.py [--lines 1000] [--concurrency 8] [--rounds 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from siray_tui.cli.submit import run_submit_file  # noqa: E402
+from siray_tui.config import Settings  # noqa: E402
+from siray_tui.core.journal import Journal  # noqa: E402
+from siray_tui.core.secret import Secret  # noqa: E402
+
+TOKEN = "bench-token"
+MODEL = "bytedance/seedream-4.5-t2i"
+PATH = "/v1/images/generations/async"
+SERVER_SCRIPT = """
+import json, sys
+from siray_tui.sim import Scenario, SimServer
+sim = SimServer(Scenario(7), host="127.0.0.1", port=0, seed=7, log_limit=100)
+sim.start()
+print(json.dumps({"base_url": sim.base_url}), flush=True)
+sys.stdin.read()
+sim.stop()
+"""
+
+
+def body(round_number: int, line: int) -> dict[str, object]:
+    return {"model": MODEL, "prompt": f"round {round_number} line {line}", "kind": "image"}
+
+
+async def bare_loop(base_url: str, lines: int, concurrency: int, round_number: int) -> float:
+    """Submissions per second of a plain POST loop."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    queue = list(range(lines))
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, headers=headers) as client:
+
+        async def worker() -> None:
+            while queue:
+                line = queue.pop()
+                payload = body(round_number, line)
+                payload.pop("kind")
+                response = await client.post(PATH, json=payload)
+                assert response.json()["data"]["task_id"]
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return lines / (time.perf_counter() - started)
+
+
+async def our_batch(
+    base_url: str, lines: int, concurrency: int, round_number: int, folder: Path
+) -> float:
+    """Submissions per second of ``submit --file`` (journal and watchlist included)."""
+    jobs = folder / f"jobs-{round_number}.jsonl"
+    jobs.write_text("".join(json.dumps(body(round_number, n)) + "\n" for n in range(lines)))
+    settings = Settings(
+        base_url=base_url,
+        token=Secret(TOKEN),
+        data_dir=folder / f"data-{round_number}",
+        cache_dir=folder / "cache",
+        rate=1000.0,
+        concurrency=concurrency,
+    )
+    out, err = io.StringIO(), io.StringIO()
+    started = time.perf_counter()
+    code = await run_submit_file(
+        settings,
+        str(jobs),
+        dry_run=False,
+        resend_uncertain=False,
+        json_output=True,
+        stdin=io.StringIO(""),
+        out=out,
+        err=err,
+    )
+    elapsed = time.perf_counter() - started
+    assert code == 0, err.getvalue()
+    assert out.getvalue().count('"accepted"') == lines
+    return lines / elapsed
+
+
+def journal_cost(folder: Path, lines: int) -> float:
+    """Microseconds per line for the two fsynced records, alone."""
+    journal = Journal(folder / "alone.jsonl", "bench")
+    started = time.perf_counter()
+    for n in range(lines):
+        journal.record(f"key{n}", n, "sent")
+        journal.record(f"key{n}", n, "accepted", task_id=f"image_{n}")
+    elapsed = time.perf_counter() - started
+    journal.close()
+    return elapsed / lines * 1e6
+
+
+async def measure(base_url: str, args: argparse.Namespace) -> None:
+    """Alternate the two modes over the rounds, then print the medians."""
+    bare: list[float] = []
+    ours: list[float] = []
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        for round_number in range(args.rounds):
+            bare.append(await bare_loop(base_url, args.lines, args.concurrency, round_number))
+            ours.append(
+                await our_batch(base_url, args.lines, args.concurrency, round_number + 1000, folder)
+            )
+        per_line = statistics.median(journal_cost(folder, 200) for _ in range(3))
+    bare_rate, our_rate = statistics.median(bare), statistics.median(ours)
+    print(f"{args.lines} lines, concurrency {args.concurrency}, median of {args.rounds} rounds")
+    print(f"  bare httpx POST loop       {bare_rate:8.0f} submissions/s")
+    print(f"  submit --file (journal)    {our_rate:8.0f} submissions/s")
+    print(f"  ratio                      {our_rate / bare_rate:8.2f}  (goal >= 0.80)")
+    print(f"  journal alone              {per_line:8.0f} µs per line (2 records, 2 fsyncs)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER_SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert server.stdout is not None
+        asyncio.run(measure(json.loads(server.stdout.readline())["base_url"], args))
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
