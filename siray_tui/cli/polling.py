@@ -211,9 +211,9 @@ async def run_status(
     now = session.clock.now()
     shown = [_with_error(session.tasks[i], outcome) for i in wanted]
     if json_output:
-        print_json_lines(shown, now, out)
+        print_json_lines(shown, now, out, session.estimator)
     else:
-        print_tasks(shown, now, out)
+        print_tasks(shown, now, out, session.estimator)
     out.flush()
     if outcome.auth_error:
         return _fail(err, _auth_hint(outcome.auth_error))
@@ -420,7 +420,7 @@ class _Waiter:
         fresh = [task for task in tasks if task.task_id not in self.printed]
         self.printed.update(task.task_id for task in fresh)
         if fresh:
-            print_json_lines(fresh, self.clock.now(), self.out)
+            print_json_lines(fresh, self.clock.now(), self.out, self.session.estimator)
 
     async def wait(self, limit: float | None) -> int:
         self._print_json(t for t in self.poller.tasks.values() if t.is_final)
@@ -468,7 +468,7 @@ class _Waiter:
         if self.json_output:
             self._print_json(tasks)
         else:
-            print_tasks(tasks, now, self.out)
+            print_tasks(tasks, now, self.out, self.session.estimator)
         self.out.flush()
         if self.outcome.auth_error:
             return _fail(self.err, _auth_hint(self.outcome.auth_error))

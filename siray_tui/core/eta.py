@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Final
 
-from siray_tui.core.models import TaskStatus, WatchedTask
+from siray_tui.core.models import TaskKind, TaskState, TaskStatus, WatchedTask
 
 STALL_FLOOR: Final = 60.0
 """Seconds without a progress change before a running task may be called stalled."""
@@ -155,6 +155,31 @@ class EtaInfo:
 NO_ETA: Final = EtaInfo(None, None)
 
 
+@dataclass(slots=True)
+class _Plan:
+    """What one task's answers need, worked out once per observed state: asking is then
+    a little arithmetic on the clock (the dashboard asks for 10,000 tasks every second).
+
+    The usual times are read from ``samples`` at each ask, so a finished task of the same
+    model or kind moves the others' ETAs without replanning them.
+    """
+
+    state: TaskState
+    kind: TaskKind
+    samples: _Samples | None
+    running: bool
+    start: float
+    """Running: when it started (by the server's clock, else ours; never in the future)."""
+    by_progress: float | None
+    """Running: the whole run time, extrapolated from the progress."""
+    weight: float
+    """Running: how much ``by_progress`` counts against the usual run time (0..1)."""
+    stall_after: float | None
+    """Running: the time after which it is stalled (None: it cannot be)."""
+    since: float
+    """Waiting: when it was submitted."""
+
+
 class Estimator:
     """Learns queue and run times and progress rates; answers ETA and stall questions.
 
@@ -165,6 +190,7 @@ class Estimator:
     def __init__(self) -> None:
         self._samples: dict[str, _Samples] = {}
         self._tracks: dict[str, _Track] = {}
+        self._plans: dict[str, _Plan] = {}
         self._learnt: set[str] = set()
         """IDs of final tasks whose times are in the samples (so they count once)."""
 
@@ -176,6 +202,7 @@ class Estimator:
         if state is None:
             return
         task_id = task.task_id
+        self._plans.pop(task_id, None)
         if state.status.is_final:
             self._tracks.pop(task_id, None)
             if task_id not in self._learnt:
@@ -193,6 +220,7 @@ class Estimator:
     def forget(self, task_id: str) -> None:
         """Drop what is kept about one task (it left the watchlist); its samples stay."""
         self._tracks.pop(task_id, None)
+        self._plans.pop(task_id, None)
         self._learnt.discard(task_id)
 
     def _learn(self, task: WatchedTask, now: float) -> None:
@@ -210,13 +238,18 @@ class Estimator:
             if len(self._samples) >= MAX_GROUPS:
                 self._samples.pop(next(iter(self._samples)))
             samples = self._samples[key] = _Samples()
+            self._plans.clear()  # plans point at the group they found: a new one may fit
         samples.add(queue, run)
 
-    def known(self, task: WatchedTask) -> tuple[float | None, float | None, float | None]:
-        """(median queue, median run, p95 queue) for the task's model, else its kind."""
+    def _group(self, task: WatchedTask) -> _Samples | None:
         samples = self._samples.get(group_of(task))
         if samples is None and model_of(task) is not None:
             samples = self._samples.get(f"kind:{task.kind.value}")
+        return samples
+
+    def known(self, task: WatchedTask) -> tuple[float | None, float | None, float | None]:
+        """(median queue, median run, p95 queue) for the task's model, else its kind."""
+        samples = self._group(task)
         return samples.stats() if samples is not None else (None, None, None)
 
     # -- answers -------------------------------------------------------------------------
@@ -229,57 +262,82 @@ class Estimator:
             or (state.start_time is not None and not state.status.is_final)
         )
 
-    def _start(self, task: WatchedTask, now: float) -> float:
-        """When the task started running, by the server's clock, else by ours; never
-        after ``now`` (a server clock ahead of ours must not push the ETA out)."""
+    def _plan(self, task: WatchedTask, now: float) -> _Plan | None:
+        """The task's plan (None when final or not found), made when its state is new."""
         state = task.state
-        assert state is not None
-        start = state.start_time
-        if start is None:
-            track = self._tracks.get(task.task_id)
-            start = track.running_since if track and track.running_since is not None else now
-        return min(start, now)
-
-    def _queued_since(self, task: WatchedTask, now: float) -> float:
-        state = task.state
-        assert state is not None
-        since = state.submit_time
-        if since is None:
-            since = task.history[0].seen_at if task.history else task.added_at or now
-        return min(since, now)
-
-    def expected_finish(self, task: WatchedTask, now: float) -> float | None:
-        """Epoch seconds the task should finish at; None when final or nothing is known."""
-        state = task.state
-        if state is None or state.status.is_final or task.not_found:
+        if state is None or task.not_found or state.status.is_final:
             return None
-        _, usual_run, _ = self.known(task)
-        if self._running(task):
-            start = self._start(task, now)
+        plan = self._plans.get(task.task_id)
+        if plan is None or plan.state is not state or plan.kind is not task.kind:
+            plan = self._plans[task.task_id] = self._make_plan(task, state, now)
+        return plan
+
+    def _make_plan(self, task: WatchedTask, state: TaskState, now: float) -> _Plan:
+        track = self._tracks.get(task.task_id)
+        last = track.points[-1] if track is not None and track.points else None
+        plan = _Plan(
+            state,
+            task.kind,
+            self._group(task),
+            self._running(task),
+            start=now,
+            by_progress=None,
+            weight=0.0,
+            stall_after=None,
+            since=now,
+        )
+        if plan.running:
+            start = state.start_time
+            if start is None:
+                start = track.running_since if track and track.running_since is not None else now
+            # a server clock ahead of ours must not push the finish out
+            plan.start = start = min(start, now)
             progress = state.progress
-            track = self._tracks.get(task.task_id)
-            seen = now
-            if track is not None and track.points and track.points[-1][0] == progress:
-                seen = min(track.points[-1][1], now)
-            by_progress: float | None = None
+            seen = min(last[1], now) if last is not None and last[0] == progress else now
             if progress is not None and progress > 0:
                 # the run so far, scaled up: measured to when this value was first seen,
                 # so the answer holds still between two polls instead of drifting
-                by_progress = max(0.0, seen - start) * 100.0 / progress
+                plan.by_progress = max(0.0, seen - start) * 100.0 / progress
+                plan.weight = min(1.0, progress / FULL_TRUST_PROGRESS)
+            # no progress reported: no way to tell a stall; 100%: done, not stuck
+            if track is not None and last is not None and last[0] is not None and last[0] < 100:
+                plan.stall_after = last[1] + max(STALL_FLOOR, STALL_GAPS * (track.usual_gap or 0))
+        else:
+            since = state.submit_time
+            if since is None:
+                since = task.history[0].seen_at if task.history else task.added_at or now
+            plan.since = min(since, now)
+        return plan
+
+    @staticmethod
+    def _finish(plan: _Plan, now: float) -> float | None:
+        usual_queue, usual_run, _ = plan.samples.stats() if plan.samples else (None, None, None)
+        if plan.running:
+            by_progress = plan.by_progress
             if by_progress is None:
                 total = usual_run
             elif usual_run is None:
                 total = by_progress
             else:
-                weight = min(1.0, (progress or 0) / FULL_TRUST_PROGRESS)
-                total = weight * by_progress + (1.0 - weight) * usual_run
-            return None if total is None else _finite(start + total)
-        usual_queue, usual_run, _ = self.known(task)
+                total = plan.weight * by_progress + (1.0 - plan.weight) * usual_run
+            return None if total is None else _finite(plan.start + total)
         if usual_run is None:
             return None
-        since = self._queued_since(task, now)
-        starts = max(since + (usual_queue or 0.0), now)
-        return _finite(starts + usual_run)
+        # waiting: it starts after the usual queue time, or now if that has passed
+        return _finite(max(plan.since + (usual_queue or 0.0), now) + usual_run)
+
+    @staticmethod
+    def _flag(plan: _Plan, now: float) -> str | None:
+        if plan.running:
+            stall_after = plan.stall_after
+            return STALLED if stall_after is not None and now > stall_after else None
+        slow = plan.samples.stats()[2] if plan.samples else None
+        return SLOW_QUEUE if slow is not None and now - plan.since > slow else None
+
+    def expected_finish(self, task: WatchedTask, now: float) -> float | None:
+        """Epoch seconds the task should finish at; None when final or nothing is known."""
+        plan = self._plan(task, now)
+        return None if plan is None else self._finish(plan, now)
 
     def eta_seconds(self, task: WatchedTask, now: float) -> float | None:
         """Seconds from ``now`` to the expected finish (negative when overdue), or None."""
@@ -288,27 +346,16 @@ class Estimator:
 
     def stall(self, task: WatchedTask, now: float) -> str | None:
         """``"stalled"``, ``"slow queue"`` or None (see the module docstring)."""
-        state = task.state
-        if state is None or state.status.is_final or task.not_found:
-            return None
-        if self._running(task):
-            track = self._tracks.get(task.task_id)
-            if track is None or not track.points or track.points[-1][0] is None:
-                return None  # no progress reported: no way to tell a stall
-            if track.points[-1][0] >= 100:
-                return None  # finished its work; waiting for the status to follow
-            limit = max(STALL_FLOOR, STALL_GAPS * (track.usual_gap or 0.0))
-            return STALLED if now - track.points[-1][1] > limit else None
-        _, _, slow = self.known(task)
-        if slow is not None and now - self._queued_since(task, now) > slow:
-            return SLOW_QUEUE
-        return None
+        plan = self._plan(task, now)
+        return None if plan is None else self._flag(plan, now)
 
     def info(self, task: WatchedTask, now: float) -> EtaInfo:
         """Both answers at once, for a table row or a ``--json`` record."""
-        if task.state is None or task.state.status.is_final:
+        plan = self._plan(task, now)
+        if plan is None:
             return NO_ETA
-        return EtaInfo(self.eta_seconds(task, now), self.stall(task, now))
+        finish = self._finish(plan, now)
+        return EtaInfo(None if finish is None else _finite(finish - now), self._flag(plan, now))
 
 
 __all__ = [

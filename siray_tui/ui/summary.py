@@ -13,7 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from siray_tui.core.columns import STATUS_ORDER, display_status
-from siray_tui.core.models import WatchedTask
+from siray_tui.core.eta import Estimator
+from siray_tui.core.models import TaskStatus, WatchedTask
+
+_FINAL = frozenset({TaskStatus.SUCCESS, TaskStatus.FAILURE})
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -190,3 +193,49 @@ class SummaryTracker:
 
 def _latency(ordered: list[float]) -> Latency:
     return Latency(percentile(ordered, 0.5), percentile(ordered, 0.95), len(ordered))
+
+
+@dataclass(frozen=True, slots=True)
+class EtaSummary:
+    """When the unfinished tasks should be done, and which are stalled.
+
+    Times are wall-clock moments rather than seconds from now, so that a summary worked
+    out a few seconds ago (a large watchlist is not gone through every second) still
+    counts down on every repaint.
+
+    Attributes:
+        median_at: when half of the unfinished tasks with an ETA should be done, or None
+            when none has one.
+        last_at: when all of them should be done.
+        stalled: IDs of the tasks flagged stalled.
+    """
+
+    median_at: float | None = None
+    last_at: float | None = None
+    stalled: frozenset[str] = frozenset()
+
+
+def eta_summary(tasks: Iterable[WatchedTask], estimator: Estimator, now: float) -> EtaSummary:
+    """The :class:`EtaSummary` of ``tasks`` at ``now`` (finished ones are skipped cheaply).
+
+    An overdue task counts as due now: "all done in ~0s" reads better than a batch ETA
+    in the past, and the table shows how late each one is.
+    """
+    etas: list[float] = []
+    stalled: list[str] = []
+    info = estimator.info
+    for task in tasks:
+        state = task.state
+        if state is None or state.status in _FINAL:
+            continue
+        eta = info(task, now)
+        if eta.seconds is not None:
+            etas.append(eta.seconds if eta.seconds > 0 else 0.0)
+        if eta.stalled:
+            stalled.append(task.task_id)
+    if not etas:
+        return EtaSummary(stalled=frozenset(stalled))
+    etas.sort()
+    median = percentile(etas, 0.5)
+    assert median is not None
+    return EtaSummary(now + median, now + etas[-1], frozenset(stalled))

@@ -65,7 +65,7 @@ from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
 from siray_tui.ui.screens.status_picker import StatusPicker
 from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
-from siray_tui.ui.summary import SummaryTracker
+from siray_tui.ui.summary import EtaSummary, SummaryTracker, eta_summary
 from siray_tui.ui.widgets.banner import Banner
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
 from siray_tui.ui.widgets.key_footer import KeyFooter
@@ -74,6 +74,11 @@ from siray_tui.ui.widgets.task_table import FLUSH_INTERVAL, TICK_INTERVAL, TaskT
 
 LARGE_FILE = 1_000_000
 """Bytes of watchlist.json (~1,700 tasks) from which the read's objects are frozen."""
+
+ETA_LARGE = 2_000
+"""Unfinished tasks from which the batch ETA and the stalled set are worked out less often."""
+ETA_EVERY = 5
+"""...every this many ticks."""
 
 SETUP_HINT = (
     "No API token, so polling is off. Set one with  export SIRAY_API_TOKEN=...  and restart,"
@@ -118,6 +123,8 @@ class DashboardScreen(WatchlistEdits):
         self._rate_limited_until: float | None = None
         self._last_error: str | None = None
         self._last_error_at: float | None = None
+        self._eta = EtaSummary()
+        self._ticks = 0
         self.actions: OutputActions
         self.loaded = False
         """Whether the watchlist has been read (it is read in a thread at mount)."""
@@ -129,7 +136,7 @@ class DashboardScreen(WatchlistEdits):
         yield Banner(id="banner")
         yield SummaryBar(id="summary")
         yield Input(placeholder="filter: ID, label, status or reason", id="filter")
-        yield TaskTable(self.clock, id="tasks")
+        yield TaskTable(self.clock, estimator=self.session.estimator, id="tasks")
         yield DownloadsPanel(id="downloads")
         yield KeyFooter()
 
@@ -328,6 +335,7 @@ class DashboardScreen(WatchlistEdits):
 
     def tick(self) -> None:
         """Once a second: live durations (visible rows), the summary, the 429 countdown."""
+        self.update_eta()
         self.table.tick()
         self._show_rate_limit()
         self.refresh_summary()
@@ -336,6 +344,17 @@ class DashboardScreen(WatchlistEdits):
             task = self.table.tasks.get(details.shown_task.task_id)
             if task is not None and not task.is_final:
                 details.show_task(task, self.clock.now())
+
+    def update_eta(self) -> None:
+        """Work out the batch's ETA and the stalled tasks (they change with the clock):
+        every second, or every :data:`ETA_EVERY` seconds for a large watchlist (going
+        through 10,000 tasks takes ~20 ms; the summary counts down in between)."""
+        self._ticks += 1
+        table = self.table
+        if table.summary.summary().unfinished > ETA_LARGE and self._ticks % ETA_EVERY:
+            return
+        self._eta = eta_summary(table.tasks.values(), self.session.estimator, self.clock.now())
+        table.set_stalled(self._eta.stalled)
 
     def restyle(self) -> None:
         """Repaint what carries status colours (after a switch between light and dark)."""
@@ -367,6 +386,7 @@ class DashboardScreen(WatchlistEdits):
             now=now,
             offline=self.settings.base_url if self._reach.offline else None,
             retry_in=self._reach.retry_in(now),
+            eta=self._eta,
         )
         self.query_one(SummaryBar).show(view)
 
@@ -426,6 +446,7 @@ class DashboardScreen(WatchlistEdits):
                 self.clock.now(),
                 allow_loopback_http=self.settings.allow_loopback_http,
                 on_refresh=self.refresh_ids,
+                estimator=self.session.estimator,
             )
         )
 

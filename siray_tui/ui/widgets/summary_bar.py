@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from textual.content import Content
 from textual.widgets import Static
 
+from siray_tui.core.columns import format_eta
 from siray_tui.core.report import format_ago, format_duration, plural
 from siray_tui.core.text import first_line
 from siray_tui.ui.columns import split_status_filter, status_style
-from siray_tui.ui.summary import Latency, TaskSummary
+from siray_tui.ui.summary import EtaSummary, Latency, TaskSummary
 
 _SEP = ("  │  ", "dim")
 
@@ -41,6 +42,7 @@ class SummaryView:
         now: wall seconds, for "12s ago".
         offline: the base URL when the recent polls could not reach it, else None.
         retry_in: seconds until the next try while offline.
+        eta: when the unfinished tasks should be done, and how many are stalled.
     """
 
     tasks: TaskSummary = field(default_factory=TaskSummary)
@@ -59,6 +61,7 @@ class SummaryView:
     now: float = 0.0
     offline: str | None = None
     retry_in: float = 0.0
+    eta: EtaSummary = field(default_factory=EtaSummary)
 
 
 def _latency(name: str, latency: Latency) -> list[tuple[str, str] | str]:
@@ -70,6 +73,17 @@ def _latency(name: str, latency: Latency) -> list[tuple[str, str] | str]:
         (" p95 ", "dim"),
         format_duration(latency.p95),
     ]
+
+
+def _eta(eta: EtaSummary, now: float) -> list[tuple[str, str] | str]:
+    """``all done ~4m 10s p50 ~1m 05s  2 stalled``; nothing when nothing is known."""
+    parts: list[tuple[str, str] | str] = []
+    if eta.last_at is not None and eta.median_at is not None:
+        parts += [_SEP, ("all done ", "dim"), format_eta(max(0.0, eta.last_at - now))]
+        parts += [(" p50 ", "dim"), format_eta(max(0.0, eta.median_at - now))]
+    if eta.stalled:
+        parts += ["  " if parts else _SEP, (f"{len(eta.stalled)} stalled", "bold $warning")]
+    return parts
 
 
 def render_summary(view: SummaryView) -> Content:
@@ -85,6 +99,7 @@ def render_summary(view: SummaryView) -> Content:
             if index:
                 parts.append("  ")
             parts += [(str(count), "bold"), " ", (status, status_style(status))]
+    parts += _eta(view.eta, view.now)
     parts.append("\n")
 
     if not view.running:
