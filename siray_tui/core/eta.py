@@ -115,11 +115,13 @@ class _Samples:
 
 @dataclass(slots=True)
 class _Track:
-    """A running task's progress: each value with the time it was first seen."""
+    """A running task's progress: each value with the time it was first seen.
 
-    points: deque[tuple[int | None, float]] = field(
-        default_factory=lambda: deque(maxlen=MAX_PROGRESS_POINTS)
-    )
+    A list, not a deque: thousands of running tasks each have one, and an empty deque
+    alone takes 600 bytes.
+    """
+
+    points: list[tuple[int | None, float]] = field(default_factory=list)
     usual_gap: float | None = None
     running_since: float | None = None
     """When we first saw it running (for a server that sends no start time)."""
@@ -128,6 +130,8 @@ class _Track:
         if self.points and self.points[-1][0] == progress:
             return
         self.points.append((progress, now))
+        if len(self.points) > MAX_PROGRESS_POINTS:
+            del self.points[0]
         # the gaps between changes of a known value: a None (absent) is no change of pace
         times = [t for value, t in self.points if value is not None]
         gaps = [b - a for a, b in pairwise(times) if b > a]
@@ -210,11 +214,11 @@ class Estimator:
                 self._learn(task, now)
             return
         self._learnt.discard(task_id)  # refreshed back to running: it may finish again
+        if not self._running(task):
+            return  # waiting: its progress says nothing yet (and 10,000 may be waiting)
         track = self._tracks.get(task_id)
         if track is None:
-            track = self._tracks[task_id] = _Track()
-        if track.running_since is None and self._running(task):
-            track.running_since = now
+            track = self._tracks[task_id] = _Track(running_since=now)
         track.see(state.progress, now)
 
     def forget(self, task_id: str) -> None:

@@ -57,6 +57,7 @@ from siray_tui.core.session import WatchSession
 from siray_tui.core.text import clean_text, first_line
 from siray_tui.ui.announce import ANNOUNCE_EVERY, Announcer
 from siray_tui.ui.columns import SORT_CYCLE
+from siray_tui.ui.desktop import DesktopNotices
 from siray_tui.ui.keys import bindings
 from siray_tui.ui.messages import PollerMessage
 from siray_tui.ui.outputs import OutputActions
@@ -124,6 +125,8 @@ class DashboardScreen(WatchlistEdits):
         self._last_error: str | None = None
         self._last_error_at: float | None = None
         self._eta = EtaSummary()
+        self.notices: DesktopNotices | None = None
+        """Desktop notifications and the terminal title (the App sets them)."""
         self._ticks = 0
         self.actions: OutputActions
         self.loaded = False
@@ -246,6 +249,8 @@ class DashboardScreen(WatchlistEdits):
             and task.status in (TaskStatus.SUCCESS, TaskStatus.FAILURE)
         ):
             self._finished.append(task)
+            if self.notices is not None:
+                self.notices.task_ended(task)
         if (
             self.settings.auto_download
             and message.status_changed
@@ -389,6 +394,8 @@ class DashboardScreen(WatchlistEdits):
             eta=self._eta,
         )
         self.query_one(SummaryBar).show(view)
+        if self.notices is not None:
+            self.notices.counts(view.tasks, loaded=self.loaded)
 
     def _announce(self) -> None:
         """Show the finished-task toast when one is due (at most one per few seconds)."""
