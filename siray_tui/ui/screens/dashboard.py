@@ -203,6 +203,9 @@ class DashboardScreen(WatchlistEdits):
             copies = await asyncio.to_thread(lambda: [task.copy() for task in tasks])
         self.session.watch(copies, copied=True)
         self.loaded = True
+        # the estimator has learnt from the finished tasks: ETAs now, not at the next tick
+        self.update_eta()
+        self.table.refresh_visible()
         self.refresh_summary()
         every = self.session.start_sync()
         self.set_interval(every, self.session.check_sync, name="watchlist-sync")

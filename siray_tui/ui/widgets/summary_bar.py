@@ -19,6 +19,7 @@ from siray_tui.ui.columns import split_status_filter, status_style
 from siray_tui.ui.summary import EtaSummary, Latency, TaskSummary
 
 _SEP = ("  │  ", "dim")
+_NBSP = "\u00a0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +77,19 @@ def _latency(name: str, latency: Latency) -> list[tuple[str, str] | str]:
 
 
 def _eta(eta: EtaSummary, now: float) -> list[tuple[str, str] | str]:
-    """``all done ~4m 10s p50 ~1m 05s  2 stalled``; nothing when nothing is known."""
+    """``all done ~4m 10s p50 ~1m 05s  2 stalled``; nothing when nothing is known.
+
+    No-break spaces inside each phrase: a narrow bar wraps between phrases, not in one.
+    """
     parts: list[tuple[str, str] | str] = []
     if eta.last_at is not None and eta.median_at is not None:
-        parts += [_SEP, ("all done ", "dim"), format_eta(max(0.0, eta.last_at - now))]
-        parts += [(" p50 ", "dim"), format_eta(max(0.0, eta.median_at - now))]
+        last = format_eta(max(0.0, eta.last_at - now)).replace(" ", _NBSP)
+        median = format_eta(max(0.0, eta.median_at - now)).replace(" ", _NBSP)
+        parts += [_SEP, (f"all{_NBSP}done{_NBSP}", "dim"), last]
+        parts += [(f" p50{_NBSP}", "dim"), median]
     if eta.stalled:
-        parts += ["  " if parts else _SEP, (f"{len(eta.stalled)} stalled", "bold $warning")]
+        stalled = f"{len(eta.stalled)}{_NBSP}stalled"
+        parts += ["  " if parts else _SEP, (stalled, "bold $warning")]
     return parts
 
 
@@ -99,7 +106,6 @@ def render_summary(view: SummaryView) -> Content:
             if index:
                 parts.append("  ")
             parts += [(str(count), "bold"), " ", (status, status_style(status))]
-    parts += _eta(view.eta, view.now)
     parts.append("\n")
 
     if not view.running:
@@ -134,6 +140,7 @@ def render_summary(view: SummaryView) -> Content:
         *_latency("queue", view.tasks.queue),
         _SEP,
         *_latency("run", view.tasks.run),
+        *_eta(view.eta, view.now),
         "\n",
     ]
 
