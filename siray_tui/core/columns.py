@@ -431,7 +431,7 @@ COLUMNS: Final[tuple[Column, ...]] = (
             Field("stalled", lambda view: view.eta.stalled),
         ),
         live=True,
-        drop=5,  # before "updated" (same rank, earlier column): a narrow table keeps it
+        drop=6,  # after "updated" and "progress" (same rank, later column): kept long
         sort_with=_eta_sort,
     ),
     Column(

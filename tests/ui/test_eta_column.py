@@ -8,10 +8,10 @@ from siray_tui.core.eta import Estimator
 from siray_tui.core.models import WatchedTask
 from siray_tui.ui.columns import matches, row_spec
 from siray_tui.ui.screens.details import DetailsScreen
-from siray_tui.ui.summary import eta_summary
+from siray_tui.ui.summary import EtaSummary, EtaSweep, eta_summary
 from siray_tui.ui.widgets.summary_bar import SummaryView, render_summary
 from tests.ui.conftest import AppFactory, dashboard, open_details, ready, table
-from tests.ui.fixtures import NOW, make_task
+from tests.ui.fixtures import NOW, make_task, many_tasks
 
 ETA = [column.key for column in COLUMNS].index("eta")
 
@@ -101,6 +101,24 @@ def test_batch_eta_and_stalled_count_in_the_summary() -> None:
     later = eta_summary(tasks, estimator, NOW + 100)
     assert later.stalled == {"image_a000000001", "image_b000000001"}
     assert "2\u00a0stalled" in render_summary(SummaryView(eta=later, now=NOW + 100)).plain
+
+
+def test_sweep_spreads_a_large_watchlist_over_steps() -> None:
+    estimator = Estimator()
+    tasks = {t.task_id: t for t in many_tasks(500)}
+    for task in tasks.values():
+        estimator.observe(task, NOW)
+    whole = eta_summary(tasks.values(), estimator, NOW)
+    assert whole.median_at is not None and whole.last_at is not None
+    sweep = EtaSweep(estimator)
+    unfinished = sum(1 for t in tasks.values() if t.state and not t.state.status.is_final)
+    steps = -(-unfinished // 100)  # rounded up
+    for _ in range(steps - 1):
+        assert sweep.step(tasks, NOW, budget=100) == EtaSummary()  # nothing whole yet
+    assert sweep.step(tasks, NOW, budget=100) == whole
+    # the next round starts over, and sees a task that stalled meanwhile
+    later = sweep.step(tasks, NOW + 1000, budget=None)
+    assert later.stalled and later.stalled <= set(tasks)
 
 
 async def test_dashboard_eta_ticks_and_stalled_filter(make_app: AppFactory) -> None:

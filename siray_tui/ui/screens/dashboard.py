@@ -66,7 +66,7 @@ from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
 from siray_tui.ui.screens.status_picker import StatusPicker
 from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
-from siray_tui.ui.summary import EtaSummary, SummaryTracker, eta_summary
+from siray_tui.ui.summary import EtaSummary, EtaSweep, SummaryTracker
 from siray_tui.ui.widgets.banner import Banner
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
 from siray_tui.ui.widgets.key_footer import KeyFooter
@@ -75,11 +75,6 @@ from siray_tui.ui.widgets.task_table import FLUSH_INTERVAL, TICK_INTERVAL, TaskT
 
 LARGE_FILE = 1_000_000
 """Bytes of watchlist.json (~1,700 tasks) from which the read's objects are frozen."""
-
-ETA_LARGE = 2_000
-"""Unfinished tasks from which the batch ETA and the stalled set are worked out less often."""
-ETA_EVERY = 5
-"""...every this many ticks."""
 
 SETUP_HINT = (
     "No API token, so polling is off. Set one with  export SIRAY_API_TOKEN=...  and restart,"
@@ -125,9 +120,9 @@ class DashboardScreen(WatchlistEdits):
         self._last_error: str | None = None
         self._last_error_at: float | None = None
         self._eta = EtaSummary()
+        self._eta_sweep = EtaSweep(session.estimator)
         self.notices: DesktopNotices | None = None
         """Desktop notifications and the terminal title (the App sets them)."""
-        self._ticks = 0
         self.actions: OutputActions
         self.loaded = False
         """Whether the watchlist has been read (it is read in a thread at mount)."""
@@ -204,7 +199,8 @@ class DashboardScreen(WatchlistEdits):
         self.session.watch(copies, copied=True)
         self.loaded = True
         # the estimator has learnt from the finished tasks: ETAs now, not at the next tick
-        self.update_eta()
+        self._eta = self._eta_sweep.step(self.table.tasks, self.clock.now(), budget=None)
+        self.table.set_stalled(self._eta.stalled)
         self.table.refresh_visible()
         self.refresh_summary()
         every = self.session.start_sync()
@@ -354,15 +350,10 @@ class DashboardScreen(WatchlistEdits):
                 details.show_task(task, self.clock.now())
 
     def update_eta(self) -> None:
-        """Work out the batch's ETA and the stalled tasks (they change with the clock):
-        every second, or every :data:`ETA_EVERY` seconds for a large watchlist (going
-        through 10,000 tasks takes ~20 ms; the summary counts down in between)."""
-        self._ticks += 1
-        table = self.table
-        if table.summary.summary().unfinished > ETA_LARGE and self._ticks % ETA_EVERY:
-            return
-        self._eta = eta_summary(table.tasks.values(), self.session.estimator, self.clock.now())
-        table.set_stalled(self._eta.stalled)
+        """Go on working out the batch's ETA and the stalled tasks (they change with the
+        clock): a large watchlist over a few ticks (see :class:`EtaSweep`)."""
+        self._eta = self._eta_sweep.step(self.table.tasks, self.clock.now())
+        self.table.set_stalled(self._eta.stalled)
 
     def restyle(self) -> None:
         """Repaint what carries status colours (after a switch between light and dark)."""
