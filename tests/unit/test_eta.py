@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from siray_tui.core import eta
 from siray_tui.core.eta import SLOW_QUEUE, STALLED, Estimator, model_of
 from siray_tui.core.models import TaskKind, TaskState, TaskStatus, WatchedTask
 
@@ -305,3 +307,19 @@ def test_never_raises_never_nan_or_inf(
             assert estimator.stall(watched, when) in (None, STALLED, SLOW_QUEUE)
             info = estimator.info(watched, when)
             assert info.seconds is None or math.isfinite(info.seconds)
+
+
+def test_a_model_with_one_sample_else_its_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once tasks carry their model (here: the label stands in for it), a model's own
+    times win, even from one sample; a model never seen falls back on its kind."""
+    monkeypatch.setattr(eta, "model_of", lambda task: task.label or None)
+    estimator = Estimator()
+    teach(estimator, [100.0, 100.0])  # no model: the kind's times
+    fast = task("m1done", TaskStatus.SUCCESS, progress=100, start=T0 + 10, finish=T0 + 50)
+    fast.label = "m1"
+    estimator.observe(fast, T0 + 60)
+    for label, run in (("m1", 40.0), ("m2", 100.0)):
+        queued = task(f"q{label}", TaskStatus.IN_PROGRESS, start=T0)
+        queued.label = label
+        estimator.observe(queued, T0 + 1)
+        assert estimator.expected_finish(queued, T0 + 1) == T0 + run
