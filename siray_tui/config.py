@@ -25,6 +25,7 @@ from siray_tui.core.clock import Clock
 from siray_tui.core.downloads import Downloader
 from siray_tui.core.errors import ConfigError
 from siray_tui.core.models import TaskKind
+from siray_tui.core.notify import parse_events
 from siray_tui.core.policy import PollPolicy
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import host_scope, is_loopback_host
@@ -56,6 +57,7 @@ _KEYS: Final[dict[str, tuple[str | None, type]]] = {
     "insecure": (None, bool),
     "auto_download": (None, bool),
     "notify_toasts": (None, bool),
+    "notify": (None, tuple),
     "max_download_bytes": (None, int),
     "log_level": (None, str),
 }
@@ -105,6 +107,8 @@ class Settings:
     insecure: bool = False
     auto_download: bool = False
     notify_toasts: bool = True
+    notify: tuple[str, ...] = ()
+    """Desktop notifications wanted (:data:`~siray_tui.core.notify.EVENTS`)."""
     max_download_bytes: int = 2 * 1024**3
     log_level: str = "warning"
     demo: bool = False
@@ -219,6 +223,11 @@ def _convert(key: str, kind: type, value: object, source: str) -> Any:
         if not math.isfinite(number):
             raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return number
+    if kind is tuple:  # the only list setting: notify
+        try:
+            return parse_events(value, where)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     if kind is Path:
         if not isinstance(value, str | Path) or not str(value).strip():
             raise ConfigError(f"{where}: expected a path, got {value!r}")

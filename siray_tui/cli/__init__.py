@@ -16,6 +16,7 @@ from siray_tui import __version__
 from siray_tui.config import LOG_LEVELS, Settings, load_settings, setup_logging
 from siray_tui.core.errors import ConfigError, SirayError
 from siray_tui.core.models import TaskKind
+from siray_tui.core.notify import FLAG_EVENTS
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -75,6 +76,13 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         action="store_true",
         default=default,
         help="download outputs when a task succeeds",
+    )
+    group.add_argument(
+        "--notify",
+        action="store_const",
+        const=FLAG_EVENTS,
+        default=default,
+        help="desktop notifications (dashboard and wait): a failure, and all done",
     )
     group.add_argument("--log-level", choices=LOG_LEVELS, default=default, help="debug log level")
     group.add_argument(
@@ -327,6 +335,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "download_dir",
         "insecure",
         "auto_download",
+        "notify",
         "log_level",
         "demo",
     )

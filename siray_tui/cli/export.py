@@ -15,6 +15,7 @@ from siray_tui.cli.output import report_warnings
 from siray_tui.config import Settings
 from siray_tui.core.columns import STATUS_ORDER, display_status
 from siray_tui.core.errors import ExportError
+from siray_tui.core.eta import Estimator
 from siray_tui.core.export import records, render, write_atomic
 from siray_tui.core.models import WatchedTask
 from siray_tui.core.store import WatchlistStore
@@ -49,6 +50,8 @@ def run_export(
     store = WatchlistStore(settings.data_dir)
     tasks: list[WatchedTask] = list(store.load().tasks.values())
     report_warnings(store, err)
+    now = time.time()
+    estimator = Estimator.learnt_from(tasks, now)  # from all tasks, not only those shown
     wanted = wanted_statuses(statuses)
     if wanted:
         present = {display_status(task) for task in tasks}
@@ -60,7 +63,7 @@ def run_export(
             )
             return EXIT_USAGE
         tasks = [task for task in tasks if display_status(task) in wanted]
-    pieces = render(fmt, records(tasks, time.time()))
+    pieces = render(fmt, records(tasks, now, estimator))
     if output is None or output == "-":
         for piece in pieces:  # piece by piece: see print_tasks on closing pipes
             out.write(piece)

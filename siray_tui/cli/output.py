@@ -7,16 +7,25 @@ from collections.abc import Iterable, Sequence
 from typing import Final, TextIO
 
 from siray_tui.core.columns import COLUMNS, TaskView, task_record
+from siray_tui.core.eta import Estimator
 from siray_tui.core.models import WatchedTask
 from siray_tui.core.store import WatchlistStore
 
 HEADERS: Final[tuple[str, ...]] = tuple(column.header.upper() for column in COLUMNS)
 
 
-def task_row(task: WatchedTask, now: float) -> tuple[str, ...]:
+def task_row(task: WatchedTask, now: float, estimator: Estimator | None = None) -> tuple[str, ...]:
     """The ``list`` columns for one task (all text already cleaned)."""
-    view = TaskView.of(task, now)
+    view = TaskView.of(task, now, estimator=estimator)
     return tuple([column.plain(view) for column in COLUMNS])
+
+
+def learnt(
+    tasks: Iterable[WatchedTask], now: float, estimator: Estimator | None
+) -> tuple[list[WatchedTask], Estimator]:
+    """The tasks as a list, and ``estimator``, or else one that learnt from them."""
+    tasks = list(tasks)
+    return tasks, estimator or Estimator.learnt_from(tasks, now)
 
 
 def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str] = HEADERS) -> str:
@@ -32,9 +41,13 @@ def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str] = HEADERS
     return "\n".join(lines)
 
 
-def print_tasks(tasks: Iterable[WatchedTask], now: float, out: TextIO) -> None:
-    """The aligned table of ``tasks``, or a friendly line when there are none."""
-    rows = [task_row(task, now) for task in tasks]
+def print_tasks(
+    tasks: Iterable[WatchedTask], now: float, out: TextIO, estimator: Estimator | None = None
+) -> None:
+    """The aligned table of ``tasks``, or a friendly line when there are none (the ETAs
+    from ``estimator``, else learnt from ``tasks``)."""
+    tasks, estimator = learnt(tasks, now, estimator)
+    rows = [task_row(task, now, estimator) for task in tasks]
     if not rows:
         out.write("No tasks on the watchlist. Add some with: siray-tui add ID...\n")
         return
@@ -44,10 +57,13 @@ def print_tasks(tasks: Iterable[WatchedTask], now: float, out: TextIO) -> None:
         out.write(line + "\n")
 
 
-def print_json_lines(tasks: Iterable[WatchedTask], now: float, out: TextIO) -> None:
-    """One JSON object per task per line (``--json``)."""
+def print_json_lines(
+    tasks: Iterable[WatchedTask], now: float, out: TextIO, estimator: Estimator | None = None
+) -> None:
+    """One JSON object per task per line (``--json``; ETAs as for :func:`print_tasks`)."""
+    tasks, estimator = learnt(tasks, now, estimator)
     for task in tasks:
-        out.write(json.dumps(task_record(task, now), ensure_ascii=False) + "\n")
+        out.write(json.dumps(task_record(task, now, estimator), ensure_ascii=False) + "\n")
     out.flush()
 
 

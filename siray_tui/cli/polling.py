@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import os
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from siray_tui.core import events
 from siray_tui.core.downloads import DownloadResult
 from siray_tui.core.errors import InvalidTaskIdError, SirayError
 from siray_tui.core.models import TaskStatus, WatchedTask, validate_task_id
+from siray_tui.core.notify import Notifier, all_done_notice, ended_notice
 from siray_tui.core.policy import PollPolicy, TaskSource
 from siray_tui.core.poller import Poller
 from siray_tui.core.report import format_duration, plural, status_text
@@ -211,9 +213,9 @@ async def run_status(
     now = session.clock.now()
     shown = [_with_error(session.tasks[i], outcome) for i in wanted]
     if json_output:
-        print_json_lines(shown, now, out)
+        print_json_lines(shown, now, out, session.estimator)
     else:
-        print_tasks(shown, now, out)
+        print_tasks(shown, now, out, session.estimator)
     out.flush()
     if outcome.auth_error:
         return _fail(err, _auth_hint(outcome.auth_error))
@@ -390,7 +392,15 @@ class _Waiter:
         self.settings = session.settings
         self.downloads: list[asyncio.Task[list[DownloadResult]]] = []
         self.download_failed = False
+        # --notify: the terminal cannot tell us about its focus here, so always
+        self.notifier = Notifier(
+            self.settings.notify, env=os.environ, tty=_is_tty(out), write=self._write_out
+        )
         session.watch(tasks, copied=True)
+
+    def _write_out(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
 
     def _on(self, event: events.SessionEvent) -> None:
         if isinstance(event, events.AuthFailed):
@@ -409,9 +419,15 @@ class _Waiter:
         self.pending.discard(task.task_id)
         self.outcome.answered.add(task.task_id)
         self._print_json([task])
+        notice = ended_notice(task)
+        if notice is not None:
+            self.notifier.send(*notice)
         if self.settings.auto_download and task.state and task.status is TaskStatus.SUCCESS:
             self._download(task.task_id, task.state.outputs)
         if not self.pending:
+            ended = [self.poller.tasks.get(task_id) for task_id in self.order]
+            failed = sum(1 for t in ended if t is not None and t.status is TaskStatus.FAILURE)
+            self.notifier.send(*all_done_notice(len(self.order), failed))
             self.outcome.done.set()
 
     def _print_json(self, tasks: Iterable[WatchedTask]) -> None:
@@ -420,7 +436,7 @@ class _Waiter:
         fresh = [task for task in tasks if task.task_id not in self.printed]
         self.printed.update(task.task_id for task in fresh)
         if fresh:
-            print_json_lines(fresh, self.clock.now(), self.out)
+            print_json_lines(fresh, self.clock.now(), self.out, self.session.estimator)
 
     async def wait(self, limit: float | None) -> int:
         self._print_json(t for t in self.poller.tasks.values() if t.is_final)
@@ -468,7 +484,7 @@ class _Waiter:
         if self.json_output:
             self._print_json(tasks)
         else:
-            print_tasks(tasks, now, self.out)
+            print_tasks(tasks, now, self.out, self.session.estimator)
         self.out.flush()
         if self.outcome.auth_error:
             return _fail(self.err, _auth_hint(self.outcome.auth_error))

@@ -9,8 +9,8 @@ Headless on purpose (no Textual, no Rich): a cell is a :data:`CellSpec` of ``(te
 style)`` pieces whose styles are plain strings. Generic ones (``dim``, ``bold``,
 ``italic``) are used as they are; colours that depend on the theme are asked of a
 :data:`Styler` by group and name (``status``/``SUCCESS``, ``bar``/``other``,
-``reason``/``fail``), which the UI answers from its palette and which, by default,
-answers the name itself (``status.SUCCESS``).
+``reason``/``fail``, ``eta``/``stalled``), which the UI answers from its palette and
+which, by default, answers the name itself (``status.SUCCESS``).
 
 Every string from the server goes through :func:`~siray_tui.core.text.clean_text` (or
 ``first_line``, which cleans) before it lands in a cell.
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Final
 
+from siray_tui.core.eta import NO_ETA, SLOW_QUEUE, STALLED, Estimator, EtaInfo
 from siray_tui.core.models import TaskState, TaskStatus, Timings, WatchedTask
 from siray_tui.core.report import format_ago, format_duration, status_text
 from siray_tui.core.text import clean_text, first_line
@@ -32,8 +33,8 @@ CellSpec = tuple[tuple[str, str], ...]
 
 Styler = Callable[[str, str], str]
 """``(group, name) -> style`` for the colours a theme decides: ``status`` (a shown
-status), ``bar`` (a status, or ``other``) and ``reason`` (``fail``, ``error``,
-``missing``)."""
+status), ``bar`` (a status, or ``other``), ``reason`` (``fail``, ``error``,
+``missing``) and ``eta`` (``overdue``, ``stalled``, ``slow``)."""
 
 SortKey = Callable[[WatchedTask, float], tuple[int, object]]
 """``(missing, value)``: ``missing`` is 1 for a task without the value, which always sorts
@@ -91,6 +92,7 @@ class TaskView:
         timings: the state's timings at ``now`` (None before any answer).
         retry_in: seconds until the poller retries after ``last_error``, when known.
         style: the :data:`Styler` for themed colours.
+        eta: the expected finish and stall flag (none without an estimator).
     """
 
     task: WatchedTask
@@ -100,6 +102,7 @@ class TaskView:
     timings: Timings | None
     retry_in: float | None
     style: Styler
+    eta: EtaInfo = NO_ETA
 
     @classmethod
     def of(
@@ -108,11 +111,13 @@ class TaskView:
         now: float,
         retry_in: float | None = None,
         style: Styler = style_name,
+        estimator: Estimator | None = None,
     ) -> TaskView:
         """The view of ``task`` at ``now`` (see the attributes)."""
         state = task.state
         timings = state.timings(now) if state else None
-        return cls(task, now, state, display_status(task), timings, retry_in, style)
+        eta = NO_ETA if estimator is None else estimator.info(task, now)
+        return cls(task, now, state, display_status(task), timings, retry_in, style, eta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +149,8 @@ class Column:
         live: whether the cell changes with the clock for an unfinished task.
         drop: in a narrow terminal, columns go in this order (1 first); None: never
             (the task and its reason are what the table is for).
+        sort_with: for a column whose order needs the estimator (``eta``): the sort key
+            given one; :attr:`sort_key` is the order without one.
     """
 
     key: str
@@ -155,6 +162,7 @@ class Column:
     fields: tuple[Field, ...]
     live: bool = False
     drop: int | None = None
+    sort_with: Callable[[Estimator], SortKey] | None = None
 
 
 # -- cells ---------------------------------------------------------------------------
@@ -244,6 +252,48 @@ def _outputs_cells(view: TaskView) -> CellSpec:
 
 def _reason_cells(view: TaskView) -> CellSpec:
     return (reason_text(view.task, view.retry_in, view.style),)
+
+
+# -- the expected finish ---------------------------------------------------------------
+
+
+def format_eta(seconds: float | None) -> str:
+    """``~35s`` to go, ``+12s`` overdue, ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 0:
+        return f"+{format_duration(-seconds)}"
+    return f"~{format_duration(seconds)}"
+
+
+_FLAG_STYLES: Final = {STALLED: "stalled", SLOW_QUEUE: "slow"}
+STALL_MARK: Final = "!"
+"""Before the ETA of a stalled task (or one stuck in a slow queue): ASCII, one cell in
+every terminal, unlike the warning signs."""
+
+
+def _eta_cells(view: TaskView) -> CellSpec:
+    seconds, flag = view.eta.seconds, view.eta.flag
+    if seconds is None:
+        text, style = ("-", "dim") if flag is None else (flag, "")
+    elif seconds < 0:
+        text, style = format_eta(seconds), view.style("eta", "overdue")
+    else:
+        text, style = format_eta(seconds), ""
+    if flag is None:
+        return ((text, style),)
+    flagged = view.style("eta", _FLAG_STYLES[flag])
+    return ((STALL_MARK + " ", flagged), (text, flagged if seconds is None else style))
+
+
+def _plain_eta(view: TaskView) -> str:
+    text = format_eta(view.eta.seconds)
+    return text if view.eta.flag is None else f"{text} {view.eta.flag}"
+
+
+def _eta_sort(estimator: Estimator) -> SortKey:
+    """Soonest first (the most overdue at the top), unknown last."""
+    return lambda task, now: _value(estimator.eta_seconds(task, now))
 
 
 # -- plain text (the CLI table) ------------------------------------------------------
@@ -370,6 +420,21 @@ COLUMNS: Final[tuple[Column, ...]] = (
     _duration_column("run", drop=3),
     _duration_column("total", bold=True, drop=7),
     Column(
+        "eta",
+        "eta",
+        9,
+        cells=_eta_cells,
+        plain=_plain_eta,
+        sort_key=lambda task, now: _value(None),
+        fields=(
+            Field("eta_seconds", lambda view: _round(view.eta.seconds)),
+            Field("stalled", lambda view: view.eta.stalled),
+        ),
+        live=True,
+        drop=6,  # after "updated" and "progress" (same rank, later column): kept long
+        sort_with=_eta_sort,
+    ),
+    Column(
         "outputs",
         "out",
         4,
@@ -440,6 +505,8 @@ DOCUMENTED_ORDER: Final[tuple[str, ...]] = (
     "queue_seconds",
     "run_seconds",
     "total_seconds",
+    "eta_seconds",
+    "stalled",
     "last_polled_at",
     "error",
 )
@@ -470,11 +537,30 @@ empty values go last whatever the column and direction.
 """
 
 
+_SORT_WITH: Final[dict[str, Callable[[Estimator], SortKey]]] = {
+    column.key: column.sort_with for column in COLUMNS if column.sort_with is not None
+}
+
+
+def sort_key_for(column: str, estimator: Estimator | None = None) -> SortKey:
+    """The sort key of ``column`` (see :data:`SORT_KEYS`), with the estimator for the
+    columns that need one."""
+    with_estimator = _SORT_WITH.get(column)
+    if with_estimator is not None and estimator is not None:
+        return with_estimator(estimator)
+    return SORT_KEYS[column]
+
+
 def sort_ids(
-    ids: list[str], tasks: dict[str, WatchedTask], column: str, reverse: bool, now: float
+    ids: list[str],
+    tasks: dict[str, WatchedTask],
+    column: str,
+    reverse: bool,
+    now: float,
+    estimator: Estimator | None = None,
 ) -> list[str]:
     """``ids`` in the order of ``column``, tasks without a value last either way."""
-    key = SORT_KEYS[column]
+    key = sort_key_for(column, estimator)
     keyed = [(key(tasks[i], now), i) for i in ids]
     present = [(k[1], i) for k, i in keyed if k[0] == 0]
     missing = [i for k, i in keyed if k[0] != 0]
@@ -482,11 +568,14 @@ def sort_ids(
     return [i for _, i in present] + missing
 
 
-def task_record(task: WatchedTask, now: float) -> dict[str, object]:
+def task_record(
+    task: WatchedTask, now: float, estimator: Estimator | None = None
+) -> dict[str, object]:
     """The ``--json`` object for one task: :data:`JSON_FIELDS`, in that order.
 
     ``progress`` is an int 0-100 or null, durations are numbers (seconds) or null, and
     every string from the server is already cleaned of control characters.
+    ``eta_seconds`` and ``stalled`` come from ``estimator`` (null and false without one).
     """
-    view = TaskView.of(task, now)
+    view = TaskView.of(task, now, estimator=estimator)
     return {field.name: field.value(view) for field in RECORD_FIELDS}

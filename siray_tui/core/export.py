@@ -26,6 +26,7 @@ from typing import Final
 
 from siray_tui.core.columns import JSON_FIELDS, task_record
 from siray_tui.core.errors import ExportError
+from siray_tui.core.eta import Estimator
 from siray_tui.core.models import WatchedTask
 
 FORMATS: Final[tuple[str, ...]] = ("csv", "json", "ndjson")
@@ -37,9 +38,14 @@ FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 """What makes a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula."""
 
 
-def records(tasks: Iterable[WatchedTask], now: float) -> list[dict[str, object]]:
-    """The ``--json`` record of each task, in the given order."""
-    return [task_record(task, now) for task in tasks]
+def records(
+    tasks: Iterable[WatchedTask], now: float, estimator: Estimator | None = None
+) -> list[dict[str, object]]:
+    """The ``--json`` record of each task, in the given order; without an estimator,
+    ETAs come from one that learnt from these tasks."""
+    tasks = list(tasks)
+    estimator = estimator or Estimator.learnt_from(tasks, now)
+    return [task_record(task, now, estimator=estimator) for task in tasks]
 
 
 def iso_utc(seconds: float) -> str:
@@ -167,7 +173,8 @@ def unused_path(folder: Path, stem: str, suffix: str) -> Path:
 
 def export_file(folder: Path, tasks: Sequence[WatchedTask], now: float, fmt: str = "csv") -> Path:
     """Export ``tasks`` to a new ``siray-tui-export-<UTC time>.<fmt>`` in ``folder`` (made
-    when missing); returns its path. Blocking: the dashboard calls it in a thread.
+    when missing); returns its path. Blocking: the dashboard calls it in a thread, so the
+    ETAs come from an estimator of its own (the session's changes on the event loop).
 
     Raises:
         ExportError: the folder or the file could not be written.

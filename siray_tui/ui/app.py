@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.theme import Theme
 
@@ -22,6 +22,7 @@ from siray_tui.core.session import DownloaderFactory, WatchSession
 from siray_tui.core.store import WatchlistStore
 from siray_tui.ui.columns import use_light_palette
 from siray_tui.ui.commands import DashboardCommands
+from siray_tui.ui.desktop import DesktopNotices
 from siray_tui.ui.messages import PollerMessage
 from siray_tui.ui.screens.dashboard import SETUP_HINT, DashboardScreen
 
@@ -74,6 +75,9 @@ class SirayApp(App[int]):
         self.dashboard = DashboardScreen(
             settings, self.session, polling=self.start_polling, token_problem=problem
         )
+        self.notices = DesktopNotices.for_app(self, settings.notify)
+        """Desktop notifications (opt-in) and the terminal title."""
+        self.dashboard.notices = self.notices
 
     def on_mount(self) -> None:
         use_light_palette(not self.current_theme.dark)
@@ -91,6 +95,12 @@ class SirayApp(App[int]):
     async def _run_poller(self) -> None:
         await self.poller.run()
 
+    def on_app_focus(self, event: events.AppFocus) -> None:
+        self.notices.notifier.focus.set(True)
+
+    def on_app_blur(self, event: events.AppBlur) -> None:
+        self.notices.notifier.focus.set(False)
+
     def _forward(self, event: SessionEvent) -> None:
         self.dashboard.post_message(PollerMessage(event))
 
@@ -99,7 +109,9 @@ class SirayApp(App[int]):
         self.poller.stop()
         await self.workers.wait_for_complete([w for w in self.workers if w.group == "poller"])
         await self.poller.flush()
+        self.notices.restore_title()
         self.exit(0)
 
     async def on_unmount(self) -> None:
+        self.notices.restore_title()
         await self.session.aclose()

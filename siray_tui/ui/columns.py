@@ -15,12 +15,13 @@ rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Final
 
 from rich.text import Text
 
 from siray_tui.core.columns import COLUMNS, LABEL_SEPARATOR, CellSpec, TaskView, display_status
+from siray_tui.core.eta import Estimator
 from siray_tui.core.models import TaskStatus, WatchedTask
 from siray_tui.core.text import clean_text
 
@@ -75,17 +76,31 @@ _LIGHT_REASON_STYLES: Final[dict[str, str]] = {
     "fail": "#b3261e",
 }
 
+_ETA_STYLES: Final[dict[str, str]] = {"overdue": "yellow", "stalled": "bold red", "slow": "yellow"}
+_LIGHT_ETA_STYLES: Final[dict[str, str]] = {
+    "overdue": "#8a5300",
+    "stalled": "bold #b3261e",
+    "slow": "#8a5300",
+}
+
 _DARK: Final[dict[str, dict[str, str]]] = {
     "status": STATUS_STYLES,
     "bar": _BAR_STYLES,
     "reason": _REASON_STYLES,
+    "eta": _ETA_STYLES,
 }
 _LIGHT: Final[dict[str, dict[str, str]]] = {
     "status": LIGHT_STATUS_STYLES,
     "bar": _LIGHT_BAR_STYLES,
     "reason": _LIGHT_REASON_STYLES,
+    "eta": _LIGHT_ETA_STYLES,
 }
-_FALLBACK: Final[dict[str, str]] = {"status": "UNKNOWN", "bar": "other", "reason": "error"}
+_FALLBACK: Final[dict[str, str]] = {
+    "status": "UNKNOWN",
+    "bar": "other",
+    "reason": "error",
+    "eta": "overdue",
+}
 """The style of a name a group does not know (a status the API invented)."""
 
 _palette: list[dict[str, dict[str, str]]] = [_DARK]
@@ -178,7 +193,12 @@ def name_width(task: WatchedTask) -> int:
 _CELLS: Final = tuple(column.cells for column in COLUMNS)
 
 
-def row_spec(task: WatchedTask, now: float, retry_in: float | None = None) -> RowSpec:
+def row_spec(
+    task: WatchedTask,
+    now: float,
+    retry_in: float | None = None,
+    estimator: Estimator | None = None,
+) -> RowSpec:
     """Every cell of a task's row, in :data:`~siray_tui.core.columns.COLUMNS` order, in
     the current palette's colours.
 
@@ -186,8 +206,9 @@ def row_spec(task: WatchedTask, now: float, retry_in: float | None = None) -> Ro
         task: the task.
         now: wall-clock Unix seconds, for the live durations and "updated".
         retry_in: seconds until the poller retries after ``last_error``, when known.
+        estimator: for the ``eta`` column (``-`` without one).
     """
-    view = TaskView.of(task, now, retry_in, theme_style)
+    view = TaskView.of(task, now, retry_in, theme_style, estimator)
     return tuple([cells(view) for cells in _CELLS])
 
 
@@ -209,6 +230,10 @@ STATUS_FILTERS: Final[tuple[str, ...]] = ("all", "active", "SUCCESS", "FAILURE",
 """The order ``f`` steps through: everything, unfinished, done, failed, and problems (poll
 errors, not found, statuses the API invented)."""
 
+STALLED_FILTER: Final = "stalled"
+"""The status filter of the tasks flagged as stalled (no progress for a while): a flag
+that comes and goes with the clock, so the table is told which tasks carry it."""
+
 
 def split_status_filter(status_filter: str) -> list[str]:
     """The names in a status filter: ``all`` (none), one name, or names joined by commas
@@ -221,13 +246,19 @@ def join_status_filter(names: Iterable[str]) -> str:
     return ",".join(names) or "all"
 
 
-def matches_status_filter(task: WatchedTask, status_filter: str) -> bool:
+def matches_status_filter(
+    task: WatchedTask, status_filter: str, stalled: Collection[str] = frozenset()
+) -> bool:
     """Whether ``task`` passes a status filter (see :func:`split_status_filter`): a
-    :data:`STATUS_FILTERS` group or a shown status, or several of them."""
+    :data:`STATUS_FILTERS` group, :data:`STALLED_FILTER` (the IDs in ``stalled``) or a
+    shown status, or several of them."""
     if status_filter == "all":
         return True
     if "," in status_filter:
-        return any(matches_status_filter(task, n) for n in split_status_filter(status_filter))
+        names = split_status_filter(status_filter)
+        return any(matches_status_filter(task, n, stalled) for n in names)
+    if status_filter == STALLED_FILTER:
+        return task.task_id in stalled
     if status_filter == "active":
         return not task.is_final and not task.not_found
     if status_filter == "errors":
@@ -249,9 +280,14 @@ def search_text(task: WatchedTask) -> str:
     return "\n".join(parts).lower()
 
 
-def matches(task: WatchedTask, query: str, status_filter: str = "all") -> bool:
+def matches(
+    task: WatchedTask,
+    query: str,
+    status_filter: str = "all",
+    stalled: Collection[str] = frozenset(),
+) -> bool:
     """Whether ``task`` passes both the text filter (substring, any case) and the status
-    filter."""
-    if not matches_status_filter(task, status_filter):
+    filter (``stalled``: the IDs of the stalled tasks)."""
+    if not matches_status_filter(task, status_filter, stalled):
         return False
     return not query or query.lower() in search_text(task)

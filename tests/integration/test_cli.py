@@ -64,6 +64,7 @@ def test_add_list_remove_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str
         "QUEUE",
         "RUN",
         "TOTAL",
+        "ETA",
         "OUT",
         "UPDATED",
         "REASON",

@@ -17,6 +17,7 @@ import pytest
 
 from siray_tui.cli import main
 from siray_tui.core.columns import JSON_FIELDS, task_record
+from siray_tui.core.eta import Estimator
 from siray_tui.core.export import TIME_FIELDS
 from siray_tui.core.models import WatchedTask
 from tests.ui.fixtures import NOW, fill_store, make_task
@@ -70,7 +71,9 @@ def run(
 
 
 def expected() -> list[dict[str, object]]:
-    return [task_record(task, NOW) for task in final_tasks()]
+    tasks = final_tasks()
+    estimator = Estimator.learnt_from(tasks, NOW)
+    return [task_record(task, NOW, estimator=estimator) for task in tasks]
 
 
 def test_json_round_trips(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,6 +97,8 @@ def _read_back(name: str, cell: str, original: object) -> object:
         return datetime.fromisoformat(cell).timestamp()
     if isinstance(original, list):
         return cell.split(" ")
+    if isinstance(original, bool):
+        return {"true": True, "false": False}[cell]
     if isinstance(original, int | float):
         return float(cell)
     return cell[1:] if cell.startswith("'") else cell

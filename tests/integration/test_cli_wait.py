@@ -325,3 +325,37 @@ async def test_wait_without_auto_download_fetches_nothing(sim: SimServer, tmp_pa
     assert code == 0
     assert not downloads.exists()
     assert not any(r.path.startswith("/files") for r in sim.request_log)
+
+
+async def test_wait_notify_on_a_terminal_only(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TERM_PROGRAM", "WezTerm")  # OSC 9
+    monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.delenv("KITTY_WINDOW_ID", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no notify-send to fall back on
+    ok = sim.scenario.add_task("image", queue_s=0.1, run_s=0.2)
+    bad = sim.scenario.add_task(
+        "image", queue_s=0.1, run_s=0.2, outcome="failure", fail_reason="GPU \x1b]0;x\x07on fire"
+    )
+    settings = make_settings(sim, tmp_path, notify=("failure", "all-done"))
+    tty = TtyStream()
+    code = await run_wait(
+        settings,
+        [ok.task_id, bad.task_id],
+        timeout=20,
+        json_output=False,
+        out=tty,
+        err=io.StringIO(),
+    )
+    assert code == 1
+    sent = [part.split("\x07")[0] for part in tty.getvalue().split("\x1b]9;")[1:]]
+    assert sent == [
+        f"siray-tui: task failed: {bad.task_id}: GPU on fire",
+        "siray-tui: all done: 2 tasks finished, 1 failed",
+    ]
+    # not a terminal: not one escape sequence
+    again = sim.scenario.add_task("image", queue_s=0.1, run_s=0.2, outcome="failure")
+    out = io.StringIO()
+    await run_wait(settings, [again.task_id], timeout=20, json_output=True, out=out, err=out)
+    assert "\x1b" not in out.getvalue()

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from siray_tui.core.clock import FakeClock
 from siray_tui.core.columns import JSON_FIELDS, task_record
 from siray_tui.core.errors import InvalidTaskIdError, PayloadError
+from siray_tui.core.eta import Estimator
 from siray_tui.core.models import (
     TASK_ID_MAX_LENGTH,
     StatusChange,
@@ -45,6 +46,8 @@ README_JSON_FIELDS = (
     "queue_seconds",
     "run_seconds",
     "total_seconds",
+    "eta_seconds",
+    "stalled",
     "last_polled_at",
     "error",
 )
@@ -780,6 +783,8 @@ def test_task_record_of_a_finished_task() -> None:
         "queue_seconds": 30.0,
         "run_seconds": 136.0,
         "total_seconds": 166.0,
+        "eta_seconds": None,
+        "stalled": False,
         "last_polled_at": T0 + 170,
         "error": None,
     }
@@ -798,6 +803,20 @@ def test_task_record_of_a_running_task_ticks() -> None:
     )
     assert record["progress"] == 45
     assert record["status"] == "IN_PROGRESS"
+    assert (record["eta_seconds"], record["stalled"]) == (None, False)  # no estimator
+
+
+def test_task_record_with_an_estimator_has_eta_and_stall() -> None:
+    task = WatchedTask("video_abc", kind=TaskKind.VIDEO)
+    task.observe(parse(status="IN_PROGRESS", progress="50%", submit_time=T0, start_time=T0), T0)
+    estimator = Estimator()
+    estimator.observe(task, T0 + 30)
+    record = task_record(task, now=T0 + 40, estimator=estimator)
+    # 50% in 30 s: due at 60 s, 20 s from now
+    assert (record["eta_seconds"], record["stalled"]) == (20.0, False)
+    record = task_record(task, now=T0 + 100, estimator=estimator)
+    assert (record["eta_seconds"], record["stalled"]) == (-40.0, True)
+    json.dumps(record, allow_nan=False)
 
 
 @pytest.mark.parametrize(("not_found", "status"), [(False, "PENDING"), (True, "NOT_FOUND")])

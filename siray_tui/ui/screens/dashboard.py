@@ -61,6 +61,7 @@ from siray_tui.core.session import WatchSession
 from siray_tui.core.text import clean_text, first_line
 from siray_tui.ui.announce import ANNOUNCE_EVERY, Announcer
 from siray_tui.ui.columns import SORT_CYCLE
+from siray_tui.ui.desktop import DesktopNotices
 from siray_tui.ui.keys import bindings
 from siray_tui.ui.messages import PollerMessage
 from siray_tui.ui.outputs import OutputActions
@@ -70,7 +71,7 @@ from siray_tui.ui.screens.help import HelpScreen
 from siray_tui.ui.screens.stats import StatsScreen
 from siray_tui.ui.screens.status_picker import StatusPicker
 from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
-from siray_tui.ui.summary import SummaryTracker
+from siray_tui.ui.summary import EtaSummary, EtaSweep, SummaryTracker
 from siray_tui.ui.widgets.banner import Banner
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
 from siray_tui.ui.widgets.key_footer import KeyFooter
@@ -123,6 +124,10 @@ class DashboardScreen(WatchlistEdits):
         self._rate_limited_until: float | None = None
         self._last_error: str | None = None
         self._last_error_at: float | None = None
+        self._eta = EtaSummary()
+        self._eta_sweep = EtaSweep(session.estimator)
+        self.notices: DesktopNotices | None = None
+        """Desktop notifications and the terminal title (the App sets them)."""
         self.actions: OutputActions
         self.loaded = False
         self.group = ""
@@ -136,7 +141,7 @@ class DashboardScreen(WatchlistEdits):
         yield Banner(id="banner")
         yield SummaryBar(id="summary")
         yield Input(placeholder="filter: ID, label, status or reason", id="filter")
-        yield TaskTable(self.clock, id="tasks")
+        yield TaskTable(self.clock, estimator=self.session.estimator, id="tasks")
         yield DownloadsPanel(id="downloads")
         yield KeyFooter()
 
@@ -200,6 +205,10 @@ class DashboardScreen(WatchlistEdits):
             copies = await asyncio.to_thread(lambda: [task.copy() for task in tasks])
         self.session.watch(copies, copied=True)
         self.loaded = True
+        # the estimator has learnt from the finished tasks: ETAs now, not at the next tick
+        self._eta = self._eta_sweep.step(self.table.tasks, self.clock.now(), budget=None)
+        self.table.set_stalled(self._eta.stalled)
+        self.table.refresh_visible()
         self.refresh_summary()
         every = self.session.start_sync()
         self.set_interval(every, self.session.check_sync, name="watchlist-sync")
@@ -246,6 +255,8 @@ class DashboardScreen(WatchlistEdits):
             and task.status in (TaskStatus.SUCCESS, TaskStatus.FAILURE)
         ):
             self._finished.append(task)
+            if self.notices is not None:
+                self.notices.task_ended(task)
         if (
             self.settings.auto_download
             and message.status_changed
@@ -335,6 +346,7 @@ class DashboardScreen(WatchlistEdits):
 
     def tick(self) -> None:
         """Once a second: live durations (visible rows), the summary, the 429 countdown."""
+        self.update_eta()
         self.table.tick()
         self._show_rate_limit()
         self.refresh_summary()
@@ -343,6 +355,12 @@ class DashboardScreen(WatchlistEdits):
             task = self.table.tasks.get(details.shown_task.task_id)
             if task is not None and not task.is_final:
                 details.show_task(task, self.clock.now())
+
+    def update_eta(self) -> None:
+        """Go on working out the batch's ETA and the stalled tasks (they change with the
+        clock): a large watchlist over a few ticks (see :class:`EtaSweep`)."""
+        self._eta = self._eta_sweep.step(self.table.tasks, self.clock.now())
+        self.table.set_stalled(self._eta.stalled)
 
     def restyle(self) -> None:
         """Repaint what carries status colours (after a switch between light and dark)."""
@@ -375,8 +393,11 @@ class DashboardScreen(WatchlistEdits):
             now=now,
             offline=self.settings.base_url if self._reach.offline else None,
             retry_in=self._reach.retry_in(now),
+            eta=self._eta,
         )
         self.query_one(SummaryBar).show(view)
+        if self.notices is not None:
+            self.notices.counts(view.tasks, loaded=self.loaded)
 
     def _announce(self) -> None:
         """Show the finished-task toast when one is due (at most one per few seconds)."""
@@ -434,6 +455,7 @@ class DashboardScreen(WatchlistEdits):
                 self.clock.now(),
                 allow_loopback_http=self.settings.allow_loopback_http,
                 on_refresh=self.refresh_ids,
+                estimator=self.session.estimator,
             )
         )
 

@@ -33,8 +33,9 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-from siray_tui.core.columns import display_status
+from siray_tui.core.columns import display_status, format_eta
 from siray_tui.core.errors import UnsafeUrlError
+from siray_tui.core.eta import NO_ETA, SLOW_QUEUE, STALLED, Estimator, EtaInfo
 from siray_tui.core.limits import DETAILS_OUTPUT_PAGE, DETAILS_RAW_LINE_CHARS, DETAILS_RAW_LINES
 from siray_tui.core.models import WatchedTask, cap_text
 from siray_tui.core.report import format_ago, format_duration
@@ -74,7 +75,23 @@ def raw_json(task: WatchedTask) -> str:
     return "\n".join(shown)
 
 
-def _fields(task: WatchedTask, now: float) -> Content:
+FLAG_TEXT = {
+    STALLED: "stalled: its progress has not moved for longer than usual",
+    SLOW_QUEUE: "slow queue: queued longer than 95% of similar tasks were",
+}
+
+
+def eta_text(eta: EtaInfo, now: float) -> Part:
+    """The ETA line: ``~35s (12:03:15)``, ``+12s overdue (...)`` or ``-``."""
+    if eta.seconds is None:
+        return "-"
+    at = local_time(now + eta.seconds)
+    if eta.seconds < 0:
+        return (f"{format_eta(eta.seconds)} overdue (expected {at})", "$warning")
+    return f"{format_eta(eta.seconds)} ({at})"
+
+
+def _fields(task: WatchedTask, now: float, eta: EtaInfo = NO_ETA) -> Content:
     state = task.state
     timings = state.timings(now) if state else None
     status = display_status(task)
@@ -92,6 +109,8 @@ def _fields(task: WatchedTask, now: float) -> Content:
         ("queue", format_duration(timings.queue if timings else None)),
         ("run", format_duration(timings.run if timings else None)),
         ("total", format_duration(timings.total if timings else None)),
+        ("eta", eta_text(eta, now)),
+        ("flag", (FLAG_TEXT[eta.flag], "bold $warning") if eta.flag else "-"),
         (
             "last polled",
             f"{local_time(task.last_polled_at)} ({format_ago(task.last_polled_at, now)})",
@@ -172,8 +191,10 @@ class DetailsScreen(Screen[None]):
         *,
         allow_loopback_http: bool = False,
         on_refresh: Callable[[list[str]], None] | None = None,
+        estimator: Estimator | None = None,
     ) -> None:
         super().__init__()
+        self.estimator = estimator
         self.on_refresh = on_refresh
         self.shown_task = task
         self.actions = actions
@@ -219,7 +240,8 @@ class DetailsScreen(Screen[None]):
             ("   " + task.task_id if task_title != task.task_id else "", "dim"),
         )
         self.query_one("#details-title", Static).update(title)
-        self.query_one("#details-fields", Static).update(_fields(task, now))
+        eta = NO_ETA if self.estimator is None else self.estimator.info(task, now)
+        self.query_one("#details-fields", Static).update(_fields(task, now, eta))
         self.query_one("#details-reason", Static).update(_reason(task))
         self.query_one("#details-history", Static).update(_history(task))
         self.query_one("#details-json", Static).update(Content(raw_json(task)))

@@ -20,18 +20,24 @@ from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 
 from siray_tui.core.columns import STATUS_ORDER
-from siray_tui.ui.columns import STATUS_FILTERS, join_status_filter, split_status_filter
+from siray_tui.ui.columns import (
+    STALLED_FILTER,
+    STATUS_FILTERS,
+    join_status_filter,
+    split_status_filter,
+)
 
 GROUPS: tuple[tuple[str, str], ...] = (
     ("active", "active: everything not finished"),
     ("errors", "errors: poll errors, not found, statuses the API invented"),
+    (STALLED_FILTER, "stalled: running, but no progress for longer than usual"),
 )
 
 
 def choices(present: Iterable[str]) -> list[str]:
     """The groups, the known statuses, then any other status a task has now."""
     known = [s for s in STATUS_ORDER if s != "UNKNOWN"]
-    others = sorted(set(present) - set(known) - set(STATUS_FILTERS))
+    others = sorted(set(present) - set(known) - {*STATUS_FILTERS, STALLED_FILTER})
     return [name for name, _ in GROUPS] + known + others
 
 

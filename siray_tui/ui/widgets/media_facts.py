@@ -58,9 +58,7 @@ class MediaFacts(Static):
         self._unreadable = set()
         self.display = True
         self._redraw()
-        self.run_worker(
-            self._read_all(task.task_id, outputs), group="media-facts", exclusive=True
-        )
+        self.run_worker(self._read_all(task.task_id, outputs), group="media-facts", exclusive=True)
 
     async def _read_all(self, task_id: str, outputs: tuple[str, ...]) -> None:
         for index, url in enumerate(outputs, start=1):

@@ -16,13 +16,15 @@ from textual.widgets import Static
 if TYPE_CHECKING:
     from textual.css.styles import RulesMap
 
+from siray_tui.core.columns import format_eta
 from siray_tui.core.report import format_ago, format_duration, plural
 from siray_tui.core.stats import Latency
 from siray_tui.core.text import first_line
 from siray_tui.ui.columns import split_status_filter, status_style
-from siray_tui.ui.summary import TaskSummary
+from siray_tui.ui.summary import EtaSummary, TaskSummary
 
 _SEP = ("  │  ", "dim")
+_NBSP = "\u00a0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class SummaryView:
         now: wall seconds, for "12s ago".
         offline: the base URL when the recent polls could not reach it, else None.
         retry_in: seconds until the next try while offline.
+        eta: when the unfinished tasks should be done, and how many are stalled.
     """
 
     tasks: TaskSummary = field(default_factory=TaskSummary)
@@ -66,6 +69,7 @@ class SummaryView:
     now: float = 0.0
     offline: str | None = None
     retry_in: float = 0.0
+    eta: EtaSummary = field(default_factory=EtaSummary)
 
 
 def _latency(name: str, latency: Latency) -> list[tuple[str, str] | str]:
@@ -77,6 +81,23 @@ def _latency(name: str, latency: Latency) -> list[tuple[str, str] | str]:
         (" p95 ", "dim"),
         format_duration(latency.p95),
     ]
+
+
+def _eta(eta: EtaSummary, now: float) -> list[tuple[str, str] | str]:
+    """``all done ~4m 10s p50 ~1m 05s  2 stalled``; nothing when nothing is known.
+
+    No-break spaces inside each phrase: a narrow bar wraps between phrases, not in one.
+    """
+    parts: list[tuple[str, str] | str] = []
+    if eta.last_at is not None and eta.median_at is not None:
+        last = format_eta(max(0.0, eta.last_at - now)).replace(" ", _NBSP)
+        median = format_eta(max(0.0, eta.median_at - now)).replace(" ", _NBSP)
+        parts += [_SEP, (f"all{_NBSP}done{_NBSP}", "dim"), last]
+        parts += [(f" p50{_NBSP}", "dim"), median]
+    if eta.stalled:
+        stalled = f"{len(eta.stalled)}{_NBSP}stalled"
+        parts += ["  " if parts else _SEP, (stalled, "bold $warning")]
+    return parts
 
 
 def render_summary(view: SummaryView) -> Content:
@@ -126,6 +147,7 @@ def render_summary(view: SummaryView) -> Content:
         *_latency("queue", view.tasks.queue),
         _SEP,
         *_latency("run", view.tasks.run),
+        *_eta(view.eta, view.now),
         "\n",
     ]
 

@@ -44,9 +44,19 @@ from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
 from siray_tui.core import gcpolicy
 from siray_tui.core.clock import Clock
-from siray_tui.core.columns import COLUMNS, SORT_KEYS, CellSpec, sort_ids
+from siray_tui.core.columns import COLUMNS, SORT_KEYS, CellSpec, sort_ids, sort_key_for
+from siray_tui.core.eta import Estimator
 from siray_tui.core.models import WatchedTask
-from siray_tui.ui.columns import RowSpec, cell_text, fit_columns, matches, name_width, row_spec
+from siray_tui.ui.columns import (
+    STALLED_FILTER,
+    RowSpec,
+    cell_text,
+    fit_columns,
+    matches,
+    name_width,
+    row_spec,
+    split_status_filter,
+)
 from siray_tui.ui.summary import SummaryTracker
 from siray_tui.ui.widgets.fast_table import TableBase
 
@@ -84,6 +94,8 @@ class TaskTable(TableBase):
 
     Args:
         clock: wall time for the durations, "updated" and "retry in".
+        estimator: the expected finish and stall flags (the ``eta`` column is ``-``
+            without one).
         id: the widget ID.
     """
 
@@ -96,9 +108,14 @@ class TaskTable(TableBase):
         Binding("G,end", "scroll_bottom", "Last row", show=False),
     ]
 
-    def __init__(self, clock: Clock, *, id: str | None = None) -> None:
+    def __init__(
+        self, clock: Clock, *, estimator: Estimator | None = None, id: str | None = None
+    ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, show_row_labels=False, id=id)
         self.clock = clock
+        self.estimator = estimator
+        self.stalled: frozenset[str] = frozenset()
+        """IDs of the tasks flagged stalled (:meth:`set_stalled`), for the status filter."""
         self.tasks: dict[str, WatchedTask] = {}
         """Every watched task, shown or filtered out, in watchlist order."""
         self.sort_column = "added"
@@ -264,7 +281,7 @@ class TaskTable(TableBase):
         ids = self.id_filter
         if ids is not None and task.task_id not in ids:
             return False
-        return matches(task, self.text_filter, self.status_filter)
+        return matches(task, self.text_filter, self.status_filter, self.stalled)
 
     def set_sort(self, column: str, reverse: bool = False) -> None:
         """Sort by a column key (or ``added``), keeping the cursor on its task."""
@@ -285,7 +302,17 @@ class TaskTable(TableBase):
     def _sorted(self, ids: list[str]) -> list[str]:
         if self.sort_column == "added" and not self.sort_reverse:
             return ids  # the dict keeps watchlist order already
-        return sort_ids(ids, self.tasks, self.sort_column, self.sort_reverse, self.clock.now())
+        now = self.clock.now()
+        return sort_ids(ids, self.tasks, self.sort_column, self.sort_reverse, now, self.estimator)
+
+    def set_stalled(self, ids: Iterable[str]) -> None:
+        """The tasks flagged stalled now; rows enter or leave a ``stalled`` filter."""
+        stalled = frozenset(ids)
+        if stalled == self.stalled:
+            return
+        self.stalled = stalled
+        if STALLED_FILTER in split_status_filter(self.status_filter):
+            self._rebuild()
 
     def _rebuild(self) -> None:
         """Clear and add every passing row again: once, and in chunks."""
@@ -443,7 +470,7 @@ class TaskTable(TableBase):
         entering: list[str] = []
         leaving: list[str] = []
         resort = False
-        sort_key = SORT_KEYS[self.sort_column]
+        sort_key = sort_key_for(self.sort_column, self.estimator)
         for task in batch:
             task_id = task.task_id
             old = self.tasks.get(task_id)
@@ -486,7 +513,7 @@ class TaskTable(TableBase):
 
     def _spec_for(self, task: WatchedTask, now: float) -> RowSpec:
         retry = self.retry_at.get(task.task_id)
-        spec = row_spec(task, now, None if retry is None else retry - now)
+        spec = row_spec(task, now, None if retry is None else retry - now, self.estimator)
         # Keep one copy of each distinct cell spec ("SUCCESS" in green, "1m 05s"...):
         # the last spec of every row is kept, and 10,000 rows of fresh tuples took 15 MB.
         canon = self._canon
