@@ -1,0 +1,177 @@
+"""Where the poll budget goes: when each task is next worth asking (:func:`plan`) and in
+which order due polls go out when the rate cap cannot serve them all (:class:`DueQueue`).
+
+The rate cap is a budget, spent where a change is most likely. Without a forecast every
+unfinished task is asked every ``interval`` (+/- jitter), so when the budget binds every
+task gets the same share, and a task that has just finished waits its turn behind tasks
+nowhere near done. With a :class:`~siray_tui.core.policy.FinishForecast`, after each
+answer:
+
+* expected finish within ``max_staleness``: the next poll is at that finish (never
+  sooner than ``interval``), then every ``interval`` while it is overdue: ``NEAR``;
+* expected finish further off: every ``max_staleness``: ``FAR``;
+* nothing to forecast from yet (queued, nothing learnt): a wait that grows with the
+  task's age, from ``interval`` up to ``max_staleness`` (a task that has waited long
+  rarely changes in the next second): ``FAR``;
+* overdue by more than ``max_staleness``: the forecast has failed this task (stuck, or
+  slower than it said); it is kept fresh like any far one rather than hogging the budget
+  at ``interval``: ``FAR``.
+
+New tasks, refreshes and the retries the poller's rules want at once are ``NOW``.
+
+:class:`DueQueue` keeps one heap per urgency. Among the polls that are due it hands out
+NOW before NEAR before FAR, except that while FAR polls are due at least one poll in
+every :data:`FAR_SHARE` goes to them, so nothing starves. Within one urgency the earliest
+due goes first: when the budget cannot keep FAR tasks ``max_staleness`` old, they are
+asked oldest-due first, a round robin that shares what is left evenly. Every operation
+is O(log n) (stale entries are skipped lazily), so 10,000 tasks cost no more per poll
+than 10.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+from siray_tui.core.models import WatchedTask
+from siray_tui.core.policy import FinishForecast, PollPolicy
+
+FAR_SHARE: Final = 4
+"""While FAR polls are due, at least one poll in this many goes to them."""
+UNKNOWN_AGE_SHARE: Final = 1.0
+"""A task with no forecast waits this fraction of its age (clamped to interval ..
+max_staleness): asked at 0, 1, 2, 4, 8 ... seconds rather than every interval."""
+
+
+class Urgency(IntEnum):
+    """Which heap a scheduled poll waits in; lower goes first among due polls."""
+
+    NOW = 0
+    NEAR = 1
+    FAR = 2
+
+
+def _jittered(policy: PollPolicy, seconds: float, rng: random.Random) -> float:
+    jitter = policy.jitter
+    return seconds * rng.uniform(1 - jitter, 1 + jitter)
+
+
+def plan(
+    policy: PollPolicy,
+    forecast: FinishForecast | None,
+    task: WatchedTask,
+    now: float,
+    rng: random.Random,
+) -> tuple[float, Urgency]:
+    """Seconds until ``task`` (unfinished, just answered) is worth asking again, and how
+    urgent that poll is. ``now`` is Unix seconds; ``forecast`` has already seen the answer.
+    """
+    interval = policy.interval
+    if forecast is None:
+        return _jittered(policy, interval, rng), Urgency.NEAR
+    staleness = max(policy.max_staleness, interval)
+    finish = forecast.expected_finish(task, now)
+    if finish is None or not math.isfinite(finish):
+        state = task.state
+        since = state.submit_time if state is not None else None
+        if since is None:
+            since = task.history[0].seen_at if task.history else now
+        wait = min(staleness, max(interval, UNKNOWN_AGE_SHARE * (now - since)))
+        return _jittered(policy, wait, rng), Urgency.FAR
+    ahead = finish - now
+    if ahead > staleness:
+        return _jittered(policy, staleness, rng), Urgency.FAR
+    if ahead > interval:
+        return ahead, Urgency.NEAR  # exactly at the expected finish
+    if ahead >= -staleness:
+        return _jittered(policy, interval, rng), Urgency.NEAR
+    return _jittered(policy, staleness, rng), Urgency.FAR
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """The poll :meth:`DueQueue.peek` would hand out next."""
+
+    task_id: str
+    due: float
+    urgency: Urgency
+    far_waiting: bool  # a FAR poll was due too (it counts towards FAR's share)
+
+
+class DueQueue:
+    """Scheduled polls, one heap of ``(due, sequence, task_id)`` per :class:`Urgency`.
+
+    A task has at most one live entry: the one whose sequence ``_live`` holds, so
+    rescheduling pushes a new entry and never searches a heap for the old one.
+    """
+
+    def __init__(self) -> None:
+        self._heaps: tuple[list[tuple[float, int, str]], ...] = tuple([] for _ in Urgency)
+        self._live: dict[str, int] = {}
+        self._sequence = itertools.count()
+        self._near_streak = 0  # NOW/NEAR polls handed out in a row while FAR ones waited
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._live
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def push(self, task_id: str, due: float, urgency: Urgency) -> None:
+        """Schedule ``task_id`` (replacing its earlier schedule, if any)."""
+        sequence = next(self._sequence)
+        self._live[task_id] = sequence
+        heapq.heappush(self._heaps[urgency], (due, sequence, task_id))
+
+    def discard(self, task_id: str) -> None:
+        """Unschedule ``task_id``; its heap entry is skipped when it surfaces."""
+        self._live.pop(task_id, None)
+
+    def _top(self, urgency: Urgency) -> tuple[float, int, str] | None:
+        heap = self._heaps[urgency]
+        live = self._live
+        while heap:
+            entry = heap[0]
+            if live.get(entry[2]) == entry[1]:
+                return entry
+            heapq.heappop(heap)
+        return None
+
+    def peek(self, now: float) -> Pick | None:
+        """The poll to hand out next: a due one by the rules above, else the earliest
+        (whose ``due`` says how long the scheduler may sleep); None when nothing waits."""
+        tops = [self._top(urgency) for urgency in Urgency]
+        due = [top is not None and top[0] <= now for top in tops]
+        far_waiting = due[Urgency.FAR]
+        if far_waiting and (self._near_streak >= FAR_SHARE - 1 or not any(due[:-1])):
+            chosen = Urgency.FAR
+        elif any(due):
+            chosen = Urgency(due.index(True))
+        else:
+            live = [
+                (top[0], urgency)
+                for urgency, top in zip(Urgency, tops, strict=True)
+                if top is not None
+            ]
+            if not live:
+                return None
+            chosen = min(live)[1]
+        top = tops[chosen]
+        assert top is not None
+        return Pick(top[2], top[0], chosen, far_waiting)
+
+    def take(self, pick: Pick) -> None:
+        """Hand out ``pick`` (from :meth:`peek` just now): unschedule it, count the share."""
+        self._live.pop(pick.task_id, None)
+        if pick.urgency is Urgency.FAR:
+            self._near_streak = 0
+        elif pick.far_waiting:
+            self._near_streak += 1
+
+
+__all__ = ["FAR_SHARE", "DueQueue", "Pick", "Urgency", "plan"]
