@@ -56,9 +56,7 @@ class PollPolicy:
         if not (math.isfinite(self.persist_every) and self.persist_every >= 0):
             raise ValueError(f"persist_every must be >= 0, got {self.persist_every!r}")
         if not (math.isfinite(self.max_staleness) and self.max_staleness > 0):
-            raise ValueError(
-                f"max_staleness must be a positive number, got {self.max_staleness!r}"
-            )
+            raise ValueError(f"max_staleness must be a positive number, got {self.max_staleness!r}")
 
 
 class TaskSource(Protocol):

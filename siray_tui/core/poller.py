@@ -452,6 +452,11 @@ class Poller:
             self._refresh_after.add(pick.task_id)
         return None
 
+    @property
+    def _retry_urgency(self) -> Urgency:
+        # Without a forecast every planned poll is FAR: the order is simply by due time.
+        return Urgency.NEAR if self.forecast is not None else Urgency.FAR
+
     def _schedule(
         self,
         task_id: str,
@@ -459,12 +464,13 @@ class Poller:
         *,
         forced: bool = False,
         urgency: Urgency = Urgency.NOW,
+        promote_at: float | None = None,
     ) -> None:
         """Ask ``task_id`` at monotonic ``due``; NOW (the default) goes before any poll
         the forecast planned, as new tasks, refreshes and the retry rules want."""
         if task_id not in self._tasks:  # e.g. removed by an event callback just now
             return
-        self._due.push(task_id, due, urgency)
+        self._due.push(task_id, due, urgency, promote_at=promote_at)
         if forced:
             self._forced.add(task_id)
         self._need(due)
@@ -511,7 +517,7 @@ class Poller:
             logger.exception("recording the poll of %s failed", task_id)
             if self._tasks.get(task_id) is task:
                 due = self._clock.monotonic() + self.policy.interval
-                self._schedule(task_id, due, urgency=Urgency.NEAR)
+                self._schedule(task_id, due, urgency=self._retry_urgency)
 
     # -- turning answers into state --------------------------------------------------------
 
@@ -554,8 +560,14 @@ class Poller:
         if forecast is not None:
             forecast.observe(task, wall)  # first, so the plan below counts this answer
         if not state.status.is_final:
-            delay, urgency = plan(self.policy, forecast, task, wall, self._rng)
-            self._schedule(task.task_id, now + delay, urgency=urgency)
+            planned = plan(self.policy, forecast, task, wall, self._rng)
+            promote = planned.promote_in
+            self._schedule(
+                task.task_id,
+                now + planned.delay,
+                urgency=planned.urgency,
+                promote_at=None if promote is None else now + promote,
+            )
         if self._wants_events:
             self._emit(TaskUpdated(task.copy(), previous, changed))
 
@@ -635,7 +647,7 @@ class Poller:
             "%s: attempt %d failed (%s); retrying in %.1f s", task_id, attempt, message, delay
         )
         self._mark_dirty(task_id, now)
-        self._schedule(task_id, now + delay, urgency=Urgency.NEAR)
+        self._schedule(task_id, now + delay, urgency=self._retry_urgency)
         if self._wants_events:
             retry_at = self._clock.now() + delay
             unreachable = isinstance(error, TransportError)  # timeouts included

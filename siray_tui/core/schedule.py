@@ -9,10 +9,13 @@ answer:
 
 * expected finish within ``max_staleness``: the next poll is at that finish (never
   sooner than ``interval``), then every ``interval`` while it is overdue: ``NEAR``;
-* expected finish further off: every ``max_staleness``: ``FAR``;
-* nothing to forecast from yet (queued, nothing learnt): a wait that grows with the
-  task's age, from ``interval`` up to ``max_staleness`` (a task that has waited long
-  rarely changes in the next second): ``FAR``;
+* expected finish further off: every ``max_staleness``: ``FAR``, and promoted to
+  ``NEAR`` when its expected finish comes while it still waits (when the budget binds,
+  a far task can wait longer than ``max_staleness``, but never past its finish);
+* nothing to forecast from yet (queued, or running without progress): a wait that
+  grows with the task's age, from ``interval`` up to ``max_staleness`` (a task that
+  has waited long rarely changes in the next second): ``FAR``; no wait, far or near, is
+  longer than that (a young task's forecast rests on little);
 * overdue by more than ``max_staleness``: the forecast has failed this task (stuck, or
   slower than it said); it is kept fresh like any far one rather than hogging the budget
   at ``interval``: ``FAR``.
@@ -38,14 +41,15 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
-from siray_tui.core.models import WatchedTask
+from siray_tui.core.models import TaskStatus, WatchedTask
 from siray_tui.core.policy import FinishForecast, PollPolicy
 
 FAR_SHARE: Final = 4
 """While FAR polls are due, at least one poll in this many goes to them."""
-UNKNOWN_AGE_SHARE: Final = 1.0
-"""A task with no forecast waits this fraction of its age (clamped to interval ..
-max_staleness): asked at 0, 1, 2, 4, 8 ... seconds rather than every interval."""
+AGE_SHARE: Final = 3.0
+"""No poll waits longer than this fraction of the task's age (nor less than interval,
+nor more than max_staleness): a task with no forecast is asked at 0, 1, 2, 4, 8 ...
+seconds after it was submitted rather than every interval."""
 
 
 class Urgency(IntEnum):
@@ -61,36 +65,61 @@ def _jittered(policy: PollPolicy, seconds: float, rng: random.Random) -> float:
     return seconds * rng.uniform(1 - jitter, 1 + jitter)
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """When to ask a task next, relative to now (seconds), and how urgently.
+
+    ``promote_in``: for a FAR poll, seconds until it becomes NEAR if still waiting.
+    """
+
+    delay: float
+    urgency: Urgency
+    promote_in: float | None = None
+
+
+def _running(task: WatchedTask) -> bool:
+    """Running with a progress to extrapolate from (what makes a forecast precise)."""
+    state = task.state
+    return (
+        state is not None
+        and bool(state.progress)
+        and (state.status is TaskStatus.IN_PROGRESS or state.start_time is not None)
+    )
+
+
 def plan(
     policy: PollPolicy,
     forecast: FinishForecast | None,
     task: WatchedTask,
     now: float,
     rng: random.Random,
-) -> tuple[float, Urgency]:
-    """Seconds until ``task`` (unfinished, just answered) is worth asking again, and how
-    urgent that poll is. ``now`` is Unix seconds; ``forecast`` has already seen the answer.
-    """
+) -> Plan:
+    """When ``task`` (unfinished, just answered) is worth asking again, and how urgent
+    that poll is. ``now`` is Unix seconds; ``forecast`` has already seen the answer."""
     interval = policy.interval
     if forecast is None:
-        return _jittered(policy, interval, rng), Urgency.NEAR
+        return Plan(_jittered(policy, interval, rng), Urgency.FAR)
     staleness = max(policy.max_staleness, interval)
     finish = forecast.expected_finish(task, now)
-    if finish is None or not math.isfinite(finish):
-        state = task.state
-        since = state.submit_time if state is not None else None
-        if since is None:
-            since = task.history[0].seen_at if task.history else now
-        wait = min(staleness, max(interval, UNKNOWN_AGE_SHARE * (now - since)))
-        return _jittered(policy, wait, rng), Urgency.FAR
+    state = task.state
+    since = state.submit_time if state is not None else None
+    if since is None:
+        since = task.history[0].seen_at if task.history else now
+    # A young task's forecast rests on little (a few percent of progress, timestamps in
+    # whole seconds): never wait much longer than the task has lived.
+    wait = min(staleness, max(interval, AGE_SHARE * (now - since)))
+    if finish is None or not math.isfinite(finish) or not _running(task):
+        # No forecast, or one from other tasks' usual times only: a queued task's run
+        # time is anyone's guess, and a whole batch would come due at one instant.
+        return Plan(_jittered(policy, wait, rng), Urgency.FAR)
     ahead = finish - now
-    if ahead > staleness:
-        return _jittered(policy, staleness, rng), Urgency.FAR
+    if ahead > wait:
+        return Plan(_jittered(policy, wait, rng), Urgency.FAR, promote_in=ahead)
     if ahead > interval:
-        return ahead, Urgency.NEAR  # exactly at the expected finish
+        return Plan(ahead, Urgency.NEAR)  # exactly at the expected finish
     if ahead >= -staleness:
-        return _jittered(policy, interval, rng), Urgency.NEAR
-    return _jittered(policy, staleness, rng), Urgency.FAR
+        return Plan(_jittered(policy, interval, rng), Urgency.NEAR)
+    return Plan(_jittered(policy, staleness, rng), Urgency.FAR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +141,7 @@ class DueQueue:
 
     def __init__(self) -> None:
         self._heaps: tuple[list[tuple[float, int, str]], ...] = tuple([] for _ in Urgency)
+        self._promotions: list[tuple[float, int, str]] = []  # (when, FAR entry's sequence, id)
         self._live: dict[str, int] = {}
         self._sequence = itertools.count()
         self._near_streak = 0  # NOW/NEAR polls handed out in a row while FAR ones waited
@@ -122,11 +152,28 @@ class DueQueue:
     def __len__(self) -> int:
         return len(self._live)
 
-    def push(self, task_id: str, due: float, urgency: Urgency) -> None:
-        """Schedule ``task_id`` (replacing its earlier schedule, if any)."""
+    def push(
+        self, task_id: str, due: float, urgency: Urgency, *, promote_at: float | None = None
+    ) -> None:
+        """Schedule ``task_id`` (replacing its earlier schedule, if any); a FAR poll still
+        waiting at ``promote_at`` becomes a NEAR one due then."""
+        if urgency is Urgency.FAR and promote_at is not None and promote_at <= due:
+            urgency, due, promote_at = Urgency.NEAR, promote_at, None  # finish comes first
         sequence = next(self._sequence)
         self._live[task_id] = sequence
         heapq.heappush(self._heaps[urgency], (due, sequence, task_id))
+        if urgency is Urgency.FAR and promote_at is not None:
+            # Only a FAR poll still waiting after its due time (the budget binds, so
+            # the scheduler is awake) can reach this, so it needs no timer of its own.
+            heapq.heappush(self._promotions, (promote_at, sequence, task_id))
+
+    def _promote(self, now: float) -> None:
+        promotions = self._promotions
+        live = self._live
+        while promotions and promotions[0][0] <= now:
+            when, sequence, task_id = heapq.heappop(promotions)
+            if live.get(task_id) == sequence:
+                self.push(task_id, when, Urgency.NEAR)
 
     def discard(self, task_id: str) -> None:
         """Unschedule ``task_id``; its heap entry is skipped when it surfaces."""
@@ -145,13 +192,14 @@ class DueQueue:
     def peek(self, now: float) -> Pick | None:
         """The poll to hand out next: a due one by the rules above, else the earliest
         (whose ``due`` says how long the scheduler may sleep); None when nothing waits."""
+        self._promote(now)
         tops = [self._top(urgency) for urgency in Urgency]
         due = [top is not None and top[0] <= now for top in tops]
         far_waiting = due[Urgency.FAR]
-        if far_waiting and (self._near_streak >= FAR_SHARE - 1 or not any(due[:-1])):
-            chosen = Urgency.FAR
-        elif any(due):
+        if any(due):
             chosen = Urgency(due.index(True))
+            if chosen is Urgency.NEAR and far_waiting and self._near_streak >= FAR_SHARE - 1:
+                chosen = Urgency.FAR
         else:
             live = [
                 (top[0], urgency)
@@ -170,8 +218,8 @@ class DueQueue:
         self._live.pop(pick.task_id, None)
         if pick.urgency is Urgency.FAR:
             self._near_streak = 0
-        elif pick.far_waiting:
+        elif pick.urgency is Urgency.NEAR and pick.far_waiting:
             self._near_streak += 1
 
 
-__all__ = ["FAR_SHARE", "DueQueue", "Pick", "Urgency", "plan"]
+__all__ = ["FAR_SHARE", "DueQueue", "Pick", "Plan", "Urgency", "plan"]
