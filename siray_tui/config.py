@@ -37,6 +37,8 @@ MAX_CONCURRENCY: Final = 64
 MIN_RATE: Final = 0.1
 MAX_RATE: Final = 1000.0
 MAX_DEADLINE: Final = 3600.0
+MIN_STALENESS: Final = 1.0
+MAX_STALENESS: Final = 3600.0
 LOOPBACK_TOKEN: Final = "demo"  # noqa: S105 - the simulator on loopback takes any non-empty token
 
 # config.toml key -> (environment variable or None, type)
@@ -48,6 +50,7 @@ _KEYS: Final[dict[str, tuple[str | None, type]]] = {
     "interval": ("SIRAY_TUI_INTERVAL", float),
     "concurrency": (None, int),
     "rate": (None, float),
+    "max_staleness": (None, float),
     "request_deadline": (None, float),
     "insecure": (None, bool),
     "auto_download": (None, bool),
@@ -90,6 +93,7 @@ class Settings:
     interval: float = 4.0
     concurrency: int = 8
     rate: float = 10.0
+    max_staleness: float = 30.0
     request_deadline: float = DEFAULT_DEADLINE
     insecure: bool = False
     auto_download: bool = False
@@ -161,11 +165,16 @@ class Settings:
         )
 
     def poll_policy(self, **changes: Any) -> PollPolicy:
-        """How hard to poll: interval, concurrency and rate from the settings (``changes``
-        override other PollPolicy fields, e.g. ``status``'s short backoff)."""
-        return PollPolicy(
-            interval=self.interval, concurrency=self.concurrency, rate=self.rate, **changes
-        )
+        """How hard to poll: interval, concurrency, rate and max_staleness from the
+        settings (``changes`` override other PollPolicy fields, e.g. ``status``'s short
+        backoff)."""
+        values: dict[str, Any] = {
+            "interval": self.interval,
+            "concurrency": self.concurrency,
+            "rate": self.rate,
+            "max_staleness": self.max_staleness,
+        }
+        return PollPolicy(**{**values, **changes})
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (the demo swaps base URL and directories)."""
@@ -299,6 +308,7 @@ _BOUNDED_KEYS: Final = (
     "interval",
     "concurrency",
     "rate",
+    "max_staleness",
     "request_deadline",
     "max_download_bytes",
     "log_level",
@@ -322,6 +332,11 @@ def _check_bounds(key: str, value: Any) -> Any:
         raise ConfigError(
             f"rate must be at least {MIN_RATE:g} and at most {MAX_RATE:g} requests per "
             f"second, got {value:g}"
+        )
+    if key == "max_staleness" and not MIN_STALENESS <= value <= MAX_STALENESS:
+        raise ConfigError(
+            f"max_staleness must be at least {MIN_STALENESS:g} second and at most "
+            f"{MAX_STALENESS:g}, got {value:g}"
         )
     if key == "request_deadline" and not 0 < value <= MAX_DEADLINE:
         raise ConfigError(
