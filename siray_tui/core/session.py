@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Final
 from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.downloads import Downloader
 from siray_tui.core.errors import AuthError, SirayError
-from siray_tui.core.events import SessionEvent, StoreFailed, WatchlistChanged
+from siray_tui.core.eta import Estimator
+from siray_tui.core.events import SessionEvent, StoreFailed, TaskUpdated, WatchlistChanged
 from siray_tui.core.models import TaskKind, TaskState, WatchedTask
 from siray_tui.core.policy import PollPolicy, TaskSource
 from siray_tui.core.poller import Poller
@@ -101,6 +102,8 @@ class WatchSession:
             clock=self.clock,
             on_event=self._emit,
         )
+        self.estimator = Estimator()
+        """Expected finish and stall flags, learnt from every answer the poller reports."""
         self._downloader_factory = downloader_factory or settings.make_downloader
         self._downloader: Downloader | None = None
         self.undo_stack: list[list[WatchedTask]] = []
@@ -125,6 +128,9 @@ class WatchSession:
         """
         tasks = list(tasks)
         self._removed_here.difference_update(task.task_id for task in tasks)
+        now = self.clock.now()
+        for task in tasks:  # the finished ones teach the estimator their queue and run times
+            self.estimator.observe(task, now)
         self.poller.add(tasks if copied else [task.copy() for task in tasks])
 
     async def add_ids(
@@ -154,6 +160,7 @@ class WatchSession:
             return []
         gone = [task.task_id for task in removed]
         self.poller.remove(gone)
+        self._forget(gone)
         self._removed_here.update(gone)
         self.undo_stack.append(removed)
         self._in_background(self.store.remove, gone)
@@ -214,6 +221,7 @@ class WatchSession:
             self.poller.add(task.copy() for task in added)
         if result.removed:
             self.poller.remove(result.removed)
+            self._forget(result.removed)
         if added or result.removed:
             self._emit(WatchlistChanged(added, result.removed))
 
@@ -226,7 +234,14 @@ class WatchSession:
             self._downloader = self._downloader_factory()
         return self._downloader
 
+    def _forget(self, task_ids: Iterable[str]) -> None:
+        for task_id in task_ids:
+            self.estimator.forget(task_id)
+
     def _emit(self, event: SessionEvent) -> None:
+        if isinstance(event, TaskUpdated):
+            # before the consumers, so what they show already counts this answer
+            self.estimator.observe(event.task, self.clock.now())
         if self.on_event is not None:
             self.on_event(event)
 

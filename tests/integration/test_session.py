@@ -8,7 +8,7 @@ from pathlib import Path
 
 from siray_tui.config import Settings
 from siray_tui.core.events import SessionEvent, StoreFailed, TaskUpdated, WatchlistChanged
-from siray_tui.core.models import TaskStatus
+from siray_tui.core.models import TaskKind, TaskState, TaskStatus, WatchedTask
 from siray_tui.core.secret import Secret
 from siray_tui.core.session import WatchSession
 from siray_tui.core.store import WatchlistStore
@@ -70,6 +70,8 @@ async def test_polls_the_simulator(sim: SimServer, tmp_path: Path) -> None:
     await runner
     await session.poller.flush()
     assert session.tasks[task.task_id].status is TaskStatus.SUCCESS
+    # the estimator heard the answer: the finished task's times are its samples now
+    assert session.estimator.known(session.tasks[task.task_id])[1] is not None
     assert sim.request_log[-1].headers["authorization"] == f"Bearer {TOKEN}"
     assert WatchlistStore(tmp_path).load().tasks[task.task_id].status is TaskStatus.SUCCESS
     await session.aclose()
@@ -108,4 +110,31 @@ async def test_a_failed_background_write_is_reported(tmp_path: Path) -> None:
     await session.settle()
     failures = [e for e in events if isinstance(e, StoreFailed)]
     assert len(failures) == 1 and "\n" not in failures[0].message
+    await session.aclose()
+
+
+async def test_estimator_learns_from_watched_tasks_and_forgets_removed_ones(
+    tmp_path: Path,
+) -> None:
+    session, _ = make_session(tmp_path)
+    now = session.clock.now()
+    done = WatchedTask("image_done0001", kind=TaskKind.IMAGE)
+    done.state = TaskState(
+        "image_done0001",
+        TaskStatus.SUCCESS,
+        "SUCCESS",
+        submit_time=now - 100,
+        start_time=now - 90,
+        finish_time=now - 30,
+    )
+    running = WatchedTask("image_runs0001", kind=TaskKind.IMAGE)
+    running.state = TaskState(
+        "image_runs0001", TaskStatus.IN_PROGRESS, "IN_PROGRESS", progress=10, start_time=now
+    )
+    session.watch([done, running])
+    assert session.estimator.known(running)[:2] == (10.0, 60.0)
+    assert session.estimator.stall(running, now + 61) == "stalled"
+    session.remove(["image_runs0001"])
+    assert session.estimator.stall(running, now + 61) is None
+    await session.settle()
     await session.aclose()

@@ -1,0 +1,322 @@
+"""Expected finish (ETA) and stall flags, learnt from the tasks we watch.
+
+The API says nothing about when a task will end, so the :class:`Estimator` learns it:
+from every finished task, the queue and run times seen for its model (else its kind);
+from every running task, the history of its progress (each value and the time it was
+first seen). From those it answers, for one task at one moment:
+
+* :meth:`Estimator.expected_finish`: a running task's finish extrapolated from its
+  progress and start time, blended with the usual run time of its model or kind while
+  the progress is low or absent; a queued task's from the usual queue and run times.
+* :meth:`Estimator.stall`: ``"stalled"`` when a running task's progress has not moved for
+  ``max(60 s, 3 x its usual gap between changes)``; ``"slow queue"`` when a task has
+  waited longer than the p95 queue time of its model or kind (once 5 are known). Both
+  are worked out from the state at ``now``, so they clear themselves.
+
+Pure: no Textual, no I/O, no clock of its own (every call takes ``now``, Unix seconds),
+bounded memory (samples and histories are capped; :meth:`Estimator.forget` drops a task).
+Whatever the server sends (progress going backwards, 100% without SUCCESS, a start time
+in the future), the answers are finite numbers or None, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Final
+
+from siray_tui.core.models import TaskStatus, WatchedTask
+
+STALL_FLOOR: Final = 60.0
+"""Seconds without a progress change before a running task may be called stalled."""
+STALL_GAPS: Final = 3.0
+"""...or this many times its usual gap between changes, whichever is longer."""
+SLOW_QUEUE_MIN_SAMPLES: Final = 5
+"""Queue times needed before a queue is called slow (a p95 of 2 samples means nothing)."""
+MAX_SAMPLES: Final = 200
+"""Finished tasks remembered per model or kind: the recent ones describe today's load."""
+MAX_PROGRESS_POINTS: Final = 32
+"""Progress changes remembered per running task: enough for its usual gap."""
+MAX_GROUPS: Final = 512
+"""Models (and kinds) remembered: names come from the server, so they are capped too."""
+FULL_TRUST_PROGRESS: Final = 50.0
+"""Progress (%) from which the extrapolation alone is trusted; below it, the usual run
+time of the model or kind weighs in, the more the lower the progress."""
+
+STALLED: Final = "stalled"
+SLOW_QUEUE: Final = "slow queue"
+
+_RUNNING_STATUSES: Final = frozenset({TaskStatus.IN_PROGRESS})
+
+
+def model_of(task: WatchedTask) -> str | None:
+    """The model a task was submitted with, or None when unknown.
+
+    Tasks added by ID carry no model; once the watchlist keeps the request of a task
+    siray-tui submitted, this reads it. Until then, every task is grouped by its kind.
+    """
+    return None
+
+
+def group_of(task: WatchedTask) -> str:
+    """The key a task's samples are kept under: ``model:<name>``, else ``kind:<kind>``."""
+    model = model_of(task)
+    return f"model:{model}" if model else f"kind:{task.kind.value}"
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _quantile(values: list[float], q: float) -> float:
+    """Nearest-rank quantile (``q`` in 0..1) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
+    return ordered[rank]
+
+
+@dataclass(slots=True)
+class _Samples:
+    """The queue and run times of one model's (or kind's) finished tasks, with the
+    statistics worked out once per new sample rather than once per table row."""
+
+    queue: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+    run: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+    _stats: tuple[float | None, float | None, float | None] | None = None
+
+    def add(self, queue: float | None, run: float | None) -> None:
+        if queue is not None:
+            self.queue.append(queue)
+        if run is not None:
+            self.run.append(run)
+        self._stats = None
+
+    def stats(self) -> tuple[float | None, float | None, float | None]:
+        """(median queue, median run, p95 queue or None below 5 samples)."""
+        if self._stats is None:
+            queue, run = list(self.queue), list(self.run)
+            self._stats = (
+                _median(queue) if queue else None,
+                _median(run) if run else None,
+                _quantile(queue, 0.95) if len(queue) >= SLOW_QUEUE_MIN_SAMPLES else None,
+            )
+        return self._stats
+
+
+@dataclass(slots=True)
+class _Track:
+    """A running task's progress: each value with the time it was first seen."""
+
+    points: deque[tuple[int | None, float]] = field(
+        default_factory=lambda: deque(maxlen=MAX_PROGRESS_POINTS)
+    )
+    usual_gap: float | None = None
+    running_since: float | None = None
+    """When we first saw it running (for a server that sends no start time)."""
+
+    def see(self, progress: int | None, now: float) -> None:
+        if self.points and self.points[-1][0] == progress:
+            return
+        self.points.append((progress, now))
+        # the gaps between changes of a known value: a None (absent) is no change of pace
+        times = [t for value, t in self.points if value is not None]
+        gaps = [b - a for a, b in pairwise(times) if b > a]
+        self.usual_gap = _median(gaps) if gaps else None
+
+
+@dataclass(frozen=True, slots=True)
+class EtaInfo:
+    """What the table, the ``--json`` record and the summary show for one task.
+
+    Attributes:
+        seconds: expected seconds to finish from ``now`` (negative when overdue), or None.
+        flag: ``"stalled"``, ``"slow queue"`` or None.
+    """
+
+    seconds: float | None
+    flag: str | None
+
+    @property
+    def stalled(self) -> bool:
+        """Only a stalled task counts as stalled (a slow queue is a softer warning)."""
+        return self.flag == STALLED
+
+
+NO_ETA: Final = EtaInfo(None, None)
+
+
+class Estimator:
+    """Learns queue and run times and progress rates; answers ETA and stall questions.
+
+    Feed it every observation (:meth:`observe`, idempotent for an unchanged state); ask
+    it at any time. One per :class:`~siray_tui.core.session.WatchSession`.
+    """
+
+    def __init__(self) -> None:
+        self._samples: dict[str, _Samples] = {}
+        self._tracks: dict[str, _Track] = {}
+        self._learnt: set[str] = set()
+        """IDs of final tasks whose times are in the samples (so they count once)."""
+
+    # -- learning ------------------------------------------------------------------------
+
+    def observe(self, task: WatchedTask, now: float) -> None:
+        """Record what ``task`` looks like at ``now`` (call on every observation)."""
+        state = task.state
+        if state is None:
+            return
+        task_id = task.task_id
+        if state.status.is_final:
+            self._tracks.pop(task_id, None)
+            if task_id not in self._learnt:
+                self._learnt.add(task_id)
+                self._learn(task, now)
+            return
+        self._learnt.discard(task_id)  # refreshed back to running: it may finish again
+        track = self._tracks.get(task_id)
+        if track is None:
+            track = self._tracks[task_id] = _Track()
+        if track.running_since is None and self._running(task):
+            track.running_since = now
+        track.see(state.progress, now)
+
+    def forget(self, task_id: str) -> None:
+        """Drop what is kept about one task (it left the watchlist); its samples stay."""
+        self._tracks.pop(task_id, None)
+        self._learnt.discard(task_id)
+
+    def _learn(self, task: WatchedTask, now: float) -> None:
+        state = task.state
+        assert state is not None
+        timings = state.timings(now)
+        queue, run = _finite(timings.queue), _finite(timings.run)
+        if state.status is not TaskStatus.SUCCESS:
+            run = None  # a failure's run time says nothing about how long a success takes
+        if queue is None and run is None:
+            return
+        key = group_of(task)
+        samples = self._samples.get(key)
+        if samples is None:
+            if len(self._samples) >= MAX_GROUPS:
+                self._samples.pop(next(iter(self._samples)))
+            samples = self._samples[key] = _Samples()
+        samples.add(queue, run)
+
+    def known(self, task: WatchedTask) -> tuple[float | None, float | None, float | None]:
+        """(median queue, median run, p95 queue) for the task's model, else its kind."""
+        samples = self._samples.get(group_of(task))
+        if samples is None and model_of(task) is not None:
+            samples = self._samples.get(f"kind:{task.kind.value}")
+        return samples.stats() if samples is not None else (None, None, None)
+
+    # -- answers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _running(task: WatchedTask) -> bool:
+        state = task.state
+        return state is not None and (
+            state.status in _RUNNING_STATUSES
+            or (state.start_time is not None and not state.status.is_final)
+        )
+
+    def _start(self, task: WatchedTask, now: float) -> float:
+        """When the task started running, by the server's clock, else by ours; never
+        after ``now`` (a server clock ahead of ours must not push the ETA out)."""
+        state = task.state
+        assert state is not None
+        start = state.start_time
+        if start is None:
+            track = self._tracks.get(task.task_id)
+            start = track.running_since if track and track.running_since is not None else now
+        return min(start, now)
+
+    def _queued_since(self, task: WatchedTask, now: float) -> float:
+        state = task.state
+        assert state is not None
+        since = state.submit_time
+        if since is None:
+            since = task.history[0].seen_at if task.history else task.added_at or now
+        return min(since, now)
+
+    def expected_finish(self, task: WatchedTask, now: float) -> float | None:
+        """Epoch seconds the task should finish at; None when final or nothing is known."""
+        state = task.state
+        if state is None or state.status.is_final or task.not_found:
+            return None
+        _, usual_run, _ = self.known(task)
+        if self._running(task):
+            start = self._start(task, now)
+            progress = state.progress
+            track = self._tracks.get(task.task_id)
+            seen = now
+            if track is not None and track.points and track.points[-1][0] == progress:
+                seen = min(track.points[-1][1], now)
+            by_progress: float | None = None
+            if progress is not None and progress > 0:
+                # the run so far, scaled up: measured to when this value was first seen,
+                # so the answer holds still between two polls instead of drifting
+                by_progress = max(0.0, seen - start) * 100.0 / progress
+            if by_progress is None:
+                total = usual_run
+            elif usual_run is None:
+                total = by_progress
+            else:
+                weight = min(1.0, (progress or 0) / FULL_TRUST_PROGRESS)
+                total = weight * by_progress + (1.0 - weight) * usual_run
+            return None if total is None else _finite(start + total)
+        usual_queue, usual_run, _ = self.known(task)
+        if usual_run is None:
+            return None
+        since = self._queued_since(task, now)
+        starts = max(since + (usual_queue or 0.0), now)
+        return _finite(starts + usual_run)
+
+    def eta_seconds(self, task: WatchedTask, now: float) -> float | None:
+        """Seconds from ``now`` to the expected finish (negative when overdue), or None."""
+        finish = self.expected_finish(task, now)
+        return None if finish is None else _finite(finish - now)
+
+    def stall(self, task: WatchedTask, now: float) -> str | None:
+        """``"stalled"``, ``"slow queue"`` or None (see the module docstring)."""
+        state = task.state
+        if state is None or state.status.is_final or task.not_found:
+            return None
+        if self._running(task):
+            track = self._tracks.get(task.task_id)
+            if track is None or not track.points or track.points[-1][0] is None:
+                return None  # no progress reported: no way to tell a stall
+            if track.points[-1][0] >= 100:
+                return None  # finished its work; waiting for the status to follow
+            limit = max(STALL_FLOOR, STALL_GAPS * (track.usual_gap or 0.0))
+            return STALLED if now - track.points[-1][1] > limit else None
+        _, _, slow = self.known(task)
+        if slow is not None and now - self._queued_since(task, now) > slow:
+            return SLOW_QUEUE
+        return None
+
+    def info(self, task: WatchedTask, now: float) -> EtaInfo:
+        """Both answers at once, for a table row or a ``--json`` record."""
+        if task.state is None or task.state.status.is_final:
+            return NO_ETA
+        return EtaInfo(self.eta_seconds(task, now), self.stall(task, now))
+
+
+__all__ = [
+    "NO_ETA",
+    "SLOW_QUEUE",
+    "STALLED",
+    "Estimator",
+    "EtaInfo",
+    "group_of",
+    "model_of",
+]
