@@ -39,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from siray_tui.core.clock import FakeClock
+from siray_tui.core.eta import Estimator
 from siray_tui.core.models import TaskKind, TaskState, WatchedTask
 from siray_tui.core.policy import FinishForecast, PollPolicy
 from siray_tui.core.poller import Poller, PollerEvent, TaskUpdated
@@ -50,42 +51,9 @@ LATENCY = 0.05  # simulated seconds per answer
 BASE = "http://127.0.0.1:9"  # only rendered into output URLs; nothing connects
 
 
-class ProgressForecast:
-    """Progress-rate extrapolation from what the poller observes, for when the project's
-    estimator is absent: a running task finishes at start + elapsed x 100 / progress,
-    elapsed measured to when its progress value was first seen."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[int | None, float]] = {}
-
-    def observe(self, task: WatchedTask, now: float) -> None:
-        state = task.state
-        if state is None or state.status.is_final:
-            self._seen.pop(task.task_id, None)
-            return
-        last = self._seen.get(task.task_id)
-        if last is None or last[0] != state.progress:
-            self._seen[task.task_id] = (state.progress, now)
-
-    def expected_finish(self, task: WatchedTask, now: float) -> float | None:
-        state = task.state
-        seen = self._seen.get(task.task_id)
-        if state is None or seen is None or state.start_time is None:
-            return None
-        progress, at = seen
-        if not progress:
-            return None
-        start = min(state.start_time, at)
-        return start + (at - start) * 100.0 / progress
-
-
-def make_forecast() -> tuple[FinishForecast, str]:
-    """The project's estimator, else the stand-in above (and which one it was)."""
-    try:
-        from siray_tui.core.eta import Estimator  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return ProgressForecast(), "progress extrapolation (bench stand-in)"
-    return Estimator(), "core.eta.Estimator"
+def make_forecast() -> FinishForecast:
+    """What WatchSession gives its poller: a fresh estimator, which learns as it goes."""
+    return Estimator()
 
 
 class ScenarioSource:
@@ -243,21 +211,20 @@ async def main(args: argparse.Namespace) -> None:
     default = PollPolicy()
     big = {"queue_seconds": (3.0, 60.0), "run_seconds": (20.0, 300.0), "failure_rate": 0.2}
     even = await watch(batch(args.tasks), big, default, None, args.seed)
-    forecast, forecast_name = make_forecast()
-    budget = await watch(batch(args.tasks), big, default, forecast, args.seed)
+    budget = await watch(batch(args.tasks), big, default, make_forecast(), args.seed)
 
     small_policy = PollPolicy(interval=1.0, concurrency=8, rate=100.0)
     small = {"queue_seconds": (1.0, 3.0), "run_seconds": (2.0, 6.0)}
     small_even = await watch(short_lifecycles(40), small, small_policy, None, args.seed)
     small_budget = await watch(
-        short_lifecycles(40), small, small_policy, make_forecast()[0], args.seed
+        short_lifecycles(40), small, small_policy, make_forecast(), args.seed
     )
     cost_small = min(queue_cost(1_000, 20_000) for _ in range(3))
     cost_big = min(queue_cost(10_000, 20_000) for _ in range(3))
 
     print(
         f"bench/schedule.py: seed {args.seed}, simulated time (FakeClock), "
-        f"{LATENCY:g} s per answer; forecast: {forecast_name}; Python {sys.version.split()[0]}"
+        f"{LATENCY:g} s per answer; forecast: core.eta.Estimator; Python {sys.version.split()[0]}"
     )
     print(row("measure", "result", "goal", "verdict"))
     print("-" * 116)
