@@ -44,6 +44,8 @@ from typing import Final
 from siray_tui.core.models import TaskStatus, WatchedTask
 from siray_tui.core.policy import FinishForecast, PollPolicy
 
+COMPACT_SLACK: Final = 1024
+"""Stale heap entries tolerated beyond 3 per live one before the heaps are rebuilt."""
 FAR_SHARE: Final = 4
 """While FAR polls are due, at least one poll in this many goes to them."""
 AGE_SHARE: Final = 3.0
@@ -152,6 +154,11 @@ class DueQueue:
     def __len__(self) -> int:
         return len(self._live)
 
+    @property
+    def entries(self) -> int:
+        """Heap entries kept, live or stale: at most 4 per live one, plus a constant."""
+        return sum(len(heap) for heap in self._heaps) + len(self._promotions)
+
     def push(
         self, task_id: str, due: float, urgency: Urgency, *, promote_at: float | None = None
     ) -> None:
@@ -166,6 +173,15 @@ class DueQueue:
             # Only a FAR poll still waiting after its due time (the budget binds, so
             # the scheduler is awake) can reach this, so it needs no timer of its own.
             heapq.heappush(self._promotions, (promote_at, sequence, task_id))
+        if self.entries > 4 * len(self._live) + COMPACT_SLACK:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop stale entries: a promotion hours ahead would otherwise stay until then."""
+        live = self._live
+        for heap in (*self._heaps, self._promotions):
+            heap[:] = [entry for entry in heap if live.get(entry[2]) == entry[1]]
+            heapq.heapify(heap)
 
     def _promote(self, now: float) -> None:
         promotions = self._promotions

@@ -255,6 +255,18 @@ def test_due_queue_order_share_and_promotion() -> None:
     assert len(queue) == 2
 
 
+def test_due_queue_stale_entries_stay_bounded() -> None:
+    queue = DueQueue()
+    for round_number in range(200):  # every task replanned 200 times, finishes hours away
+        for i in range(100):
+            now = float(round_number)
+            queue.push(f"t{i}", now + 30.0, Urgency.FAR, promote_at=now + 36_000.0)
+    assert len(queue) == 100
+    assert queue.entries <= 4 * 100 + 1024 + 1
+    pick = queue.peek(1_000_000.0)
+    assert pick is not None and pick.urgency is Urgency.NEAR  # promoted: finish has come
+
+
 def test_max_staleness_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_staleness"):
         PollPolicy(max_staleness=0)
