@@ -16,7 +16,7 @@ import pytest
 
 from siray_tui.core.models import TaskKind, TaskState, WatchedTask
 from siray_tui.core.poller import PollPolicy
-from siray_tui.core.schedule import DueQueue, Urgency
+from siray_tui.core.schedule import DueQueue, Urgency, plan
 from tests.unit.test_poller import Harness, Outcome, state
 
 FAR_AWAY = 10_000.0
@@ -253,6 +253,27 @@ def test_due_queue_order_share_and_promotion() -> None:
     pick = queue.peek(25.0)
     assert pick is not None and (pick.task_id, pick.urgency) == ("far", Urgency.NEAR)
     assert len(queue) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "ahead", "expected"),
+    [
+        ("IN_PROGRESS", 100.0, (30.0, Urgency.FAR, 100.0)),  # far: stale at most 30 s
+        ("IN_PROGRESS", 10.0, (10.0, Urgency.NEAR, None)),  # at its expected finish
+        ("IN_PROGRESS", 2.0, (4.0, Urgency.NEAR, None)),  # not sooner than interval
+        ("IN_PROGRESS", -10.0, (4.0, Urgency.NEAR, None)),  # overdue: every interval
+        ("IN_PROGRESS", -100.0, (30.0, Urgency.FAR, None)),  # the forecast failed it
+        ("QUEUED", 10.0, (30.0, Urgency.FAR, None)),  # a queued task's guess is not used
+    ],
+)
+def test_plan(status: str, ahead: float, expected: tuple[float, Urgency, float | None]) -> None:
+    forecast = StubForecast()
+    forecast.finish["image_a"] = lambda now: now + ahead
+    task = WatchedTask("image_a")
+    task.observe(state("image_a", status, 50), at=1_000.0)
+    rng = random.Random(1)
+    planned = plan(policy(jitter=0.0), forecast, task, 1_100.0, rng)  # 100 s old
+    assert (planned.delay, planned.urgency, planned.promote_in) == expected
 
 
 def test_due_queue_stale_entries_stay_bounded() -> None:
