@@ -89,6 +89,20 @@ def _running(task: WatchedTask) -> bool:
     )
 
 
+def _submitted(task: WatchedTask, now: float) -> float:
+    """When the task was submitted, as late as what we know allows.
+
+    The server's ``submit_time`` is in whole seconds, so the task may be up to a second
+    younger than it says; it cannot be younger than our first answer about it. Erring
+    young keeps the first polls of a new task close together.
+    """
+    seen = task.history[0].seen_at if task.history else now
+    state = task.state
+    if state is None or state.submit_time is None:
+        return seen
+    return min(state.submit_time + 1.0, seen)
+
+
 def plan(
     policy: PollPolicy,
     forecast: FinishForecast | None,
@@ -103,13 +117,9 @@ def plan(
         return Plan(_jittered(policy, interval, rng), Urgency.FAR)
     staleness = max(policy.max_staleness, interval)
     finish = forecast.expected_finish(task, now)
-    state = task.state
-    since = state.submit_time if state is not None else None
-    if since is None:
-        since = task.history[0].seen_at if task.history else now
     # A young task's forecast rests on little (a few percent of progress, timestamps in
     # whole seconds): never wait much longer than the task has lived.
-    wait = min(staleness, max(interval, AGE_SHARE * (now - since)))
+    wait = min(staleness, max(interval, AGE_SHARE * (now - _submitted(task, now))))
     if finish is None or not math.isfinite(finish) or not _running(task):
         # No forecast, or one from other tasks' usual times only: a queued task's run
         # time is anyone's guess, and a whole batch would come due at one instant.

@@ -150,6 +150,23 @@ async def test_a_task_without_forecast_waits_in_proportion_to_its_age() -> None:
     assert gaps(h.source.times("image_q"))[:4] == pytest.approx([4.0, 12.0, 30.0, 30.0])
 
 
+async def test_whole_second_submit_time_does_not_age_a_new_task() -> None:
+    """The API's submit_time is whole seconds: a task just submitted may say 0.9 s ago."""
+    async with Harness(policy=policy(interval=1.0, rate=10.0, jitter=0.0)) as h:
+        forecast = budgeted(h)
+        forecast.finish["image_q"] = lambda now: None
+        submitted = int(h.clock.now()) - 1  # in the second before the first answer
+
+        def queued(t: str, k: TaskKind, n: int) -> Outcome:
+            data = {"status": "QUEUED", "submit_time": submitted}
+            return TaskState.from_payload({"code": "success", "data": data}, task_id=t)
+
+        h.source.scripts["image_q"] = queued
+        h.add("image_q")
+        await h.advance(20)
+    assert gaps(h.source.times("image_q"))[:3] == pytest.approx([1.0, 3.0, 12.0])
+
+
 def lifecycles(h: Harness, forecast: StubForecast, count: int) -> dict[str, float]:
     """bench/poll.py's short tasks: queue 1-3 s, run 2-6 s, progress climbing; the
     forecast knows a running task's finish exactly, and nothing about a queued one.
