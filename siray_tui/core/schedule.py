@@ -7,8 +7,9 @@ task gets the same share, and a task that has just finished waits its turn behin
 nowhere near done. With a :class:`~siray_tui.core.policy.FinishForecast`, after each
 answer:
 
-* expected finish within ``max_staleness``: the next poll is at that finish (never
-  sooner than ``interval``), then every ``interval`` while it is overdue: ``NEAR``;
+* a running task whose expected finish comes within ``max_staleness`` (and within the
+  age limit below): the next poll is at that finish (never sooner than ``interval``),
+  then every ``interval`` while it is overdue: ``NEAR``;
 * expected finish further off: every ``max_staleness``: ``FAR``, and promoted to
   ``NEAR`` when its expected finish comes while it still waits (when the budget binds,
   a far task can wait longer than ``max_staleness``, but never past its finish);
@@ -23,12 +24,13 @@ answer:
 New tasks, refreshes and the retries the poller's rules want at once are ``NOW``.
 
 :class:`DueQueue` keeps one heap per urgency. Among the polls that are due it hands out
-NOW before NEAR before FAR, except that while FAR polls are due at least one poll in
-every :data:`FAR_SHARE` goes to them, so nothing starves. Within one urgency the earliest
-due goes first: when the budget cannot keep FAR tasks ``max_staleness`` old, they are
-asked oldest-due first, a round robin that shares what is left evenly. Every operation
-is O(log n) (stale entries are skipped lazily), so 10,000 tasks cost no more per poll
-than 10.
+NOW before NEAR before FAR, except that while FAR polls wait behind NEAR ones, at least
+one poll in every :data:`FAR_SHARE` goes to them, so nothing starves (NOW polls come
+from the user or a new batch, so they end). Within one urgency the earliest due goes
+first: when the budget cannot keep FAR tasks ``max_staleness`` old, they are asked
+oldest-due first, a round robin that shares what is left evenly. Every operation is
+O(log n) (stale entries are skipped lazily, and rebuilt away in O(n) once they
+outnumber the live ones 3 to 1), so 10,000 tasks cost hardly more per poll than 10.
 """
 
 from __future__ import annotations
@@ -49,9 +51,9 @@ COMPACT_SLACK: Final = 1024
 FAR_SHARE: Final = 4
 """While FAR polls are due, at least one poll in this many goes to them."""
 AGE_SHARE: Final = 3.0
-"""No poll waits longer than this fraction of the task's age (nor less than interval,
-nor more than max_staleness): a task with no forecast is asked at 0, 1, 2, 4, 8 ...
-seconds after it was submitted rather than every interval."""
+"""No poll waits longer than this many times the task's age (nor less than interval,
+nor more than max_staleness): with an interval of 1 s, a task with no forecast is asked
+0, 1, 4, 16, 46 ... seconds after it was submitted rather than every second."""
 
 
 class Urgency(IntEnum):
