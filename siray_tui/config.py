@@ -39,6 +39,8 @@ MAX_CONCURRENCY: Final = 64
 MIN_RATE: Final = 0.1
 MAX_RATE: Final = 1000.0
 MAX_DEADLINE: Final = 3600.0
+MIN_STALENESS: Final = 1.0
+MAX_STALENESS: Final = 3600.0
 LOOPBACK_TOKEN: Final = "demo"  # noqa: S105 - the simulator on loopback takes any non-empty token
 # Each kind's default interval; ``interval = N`` (flag, environment or file) sets them all,
 # an ``[interval]`` table in config.toml sets some.
@@ -53,6 +55,7 @@ _KEYS: Final[dict[str, tuple[str | None, type]]] = {
     "interval": ("SIRAY_TUI_INTERVAL", float),
     "concurrency": (None, int),
     "rate": (None, float),
+    "max_staleness": (None, float),
     "request_deadline": (None, float),
     "insecure": (None, bool),
     "auto_download": (None, bool),
@@ -103,6 +106,7 @@ class Settings:
     kind_intervals: Mapping[str, float] = field(default_factory=lambda: {"3d": 8.0})
     concurrency: int = 8
     rate: float = 10.0
+    max_staleness: float = 30.0
     request_deadline: float = DEFAULT_DEADLINE
     insecure: bool = False
     auto_download: bool = False
@@ -181,13 +185,15 @@ class Settings:
         return self.kind_intervals.get(kind, self.interval)
 
     def poll_policy(self, **changes: Any) -> PollPolicy:
-        """How hard to poll: intervals, concurrency and rate from the settings (``changes``
-        override other PollPolicy fields, e.g. ``status``'s short backoff)."""
+        """How hard to poll: intervals, concurrency, rate and max_staleness from the
+        settings (``changes`` override other PollPolicy fields, e.g. ``status``'s short
+        backoff)."""
         fields: dict[str, Any] = {
             "interval": self.interval,
             "kind_intervals": {TaskKind(k): v for k, v in self.kind_intervals.items()},
             "concurrency": self.concurrency,
             "rate": self.rate,
+            "max_staleness": self.max_staleness,
         }
         return PollPolicy(**(fields | changes))
 
@@ -360,6 +366,7 @@ _BOUNDED_KEYS: Final = (
     "interval",
     "concurrency",
     "rate",
+    "max_staleness",
     "request_deadline",
     "max_download_bytes",
     "log_level",
@@ -383,6 +390,11 @@ def _check_bounds(key: str, value: Any) -> Any:
         raise ConfigError(
             f"rate must be at least {MIN_RATE:g} and at most {MAX_RATE:g} requests per "
             f"second, got {value:g}"
+        )
+    if key == "max_staleness" and not MIN_STALENESS <= value <= MAX_STALENESS:
+        raise ConfigError(
+            f"max_staleness must be at least {MIN_STALENESS:g} second and at most "
+            f"{MAX_STALENESS:g}, got {value:g}"
         )
     if key == "request_deadline" and not 0 < value <= MAX_DEADLINE:
         raise ConfigError(

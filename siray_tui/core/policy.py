@@ -1,6 +1,7 @@
 """How hard the poller may poll (:class:`PollPolicy`, :class:`RateWindow`), how hard it
 did (:class:`RequestCounter`), and what it talks to (:class:`TaskSource`,
-:class:`ObservationSink`)."""
+:class:`ObservationSink`, and the :class:`FinishForecast` that tells it where the rate
+budget is best spent)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class PollPolicy:
         backoff_base: first delay after a task's poll fails; it doubles per failure.
         backoff_cap: the longest a failing task waits between tries.
         persist_every: the most often observations are written to the store.
+        max_staleness: with a forecast, the longest a task whose finish is far off goes
+            unpolled while the rate budget allows (below ``interval`` counts as ``interval``).
     """
 
     interval: float = 4.0
@@ -44,6 +47,7 @@ class PollPolicy:
     kind_intervals: Mapping[TaskKind, float] = field(
         default_factory=lambda: dict(DEFAULT_KIND_INTERVALS)
     )
+    max_staleness: float = 30.0
 
     def __post_init__(self) -> None:
         # A zero interval or rate would make the scheduler spin; refuse it at the source.
@@ -60,6 +64,8 @@ class PollPolicy:
             raise ValueError("backoff_base must be positive and backoff_cap at least as large")
         if not (math.isfinite(self.persist_every) and self.persist_every >= 0):
             raise ValueError(f"persist_every must be >= 0, got {self.persist_every!r}")
+        if not (math.isfinite(self.max_staleness) and self.max_staleness > 0):
+            raise ValueError(f"max_staleness must be a positive number, got {self.max_staleness!r}")
 
     def interval_for(self, kind: TaskKind) -> float:
         """Seconds between two polls of an unfinished task of this kind."""
@@ -81,6 +87,19 @@ class ObservationSink(Protocol):
     """
 
     def update(self, tasks: Iterable[WatchedTask]) -> None: ...
+
+
+class FinishForecast(Protocol):
+    """When a task should finish; ``core.eta.Estimator`` is one.
+
+    The poller feeds it every observation (``observe`` must be idempotent for an
+    unchanged state, as the session may feed it the same answer again) and asks it right
+    after, so the answer already counts what was just seen. Times are Unix seconds.
+    """
+
+    def observe(self, task: WatchedTask, now: float) -> None: ...
+
+    def expected_finish(self, task: WatchedTask, now: float) -> float | None: ...
 
 
 class RateWindow:

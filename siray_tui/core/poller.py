@@ -11,6 +11,10 @@ The policy (docs/architecture.md, "Where each policy lives"):
   slower) with +/- ``jitter`` (a batch added together spreads out); SUCCESS and FAILURE
   are never polled again unless :meth:`Poller.refresh` asks; an UNKNOWN status keeps
   being polled;
+* given a :class:`~siray_tui.core.policy.FinishForecast`, the rate cap becomes a budget
+  spent where a change is most likely: tasks near their expected finish first, the rest
+  kept at most ``max_staleness`` old, or sharing evenly what is left (``core/schedule.py``
+  decides when and in which order; this module decides whether a poll may start);
 * at most ``concurrency`` requests in flight, at most ``rate`` started in any one-second
   window, and never two polls of one task at once;
 * 429 pauses every task for ``Retry-After`` (or a doubling backoff when the server gave
@@ -32,8 +36,6 @@ worker, a CLI coroutine, or an event callback); they never block.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
 import math
 import random
@@ -61,12 +63,14 @@ from siray_tui.core.events import (
 )
 from siray_tui.core.models import TaskKind, TaskState, WatchedTask
 from siray_tui.core.policy import (
+    FinishForecast,
     ObservationSink,
     PollPolicy,
     RateWindow,
     RequestCounter,
     TaskSource,
 )
+from siray_tui.core.schedule import DueQueue, Pick, Urgency, plan
 from siray_tui.core.text import first_line
 
 logger = logging.getLogger(__name__)
@@ -102,6 +106,8 @@ class Poller:
         rng: the source of jitter; seed it for reproducible schedules.
         on_event: called on the loop's thread with every event; exceptions it raises are
             logged and ignored, so a UI bug cannot stop polling.
+        forecast: when each task should finish (fed every answer); None polls every
+            unfinished task every ``interval``, sharing the rate cap evenly.
     """
 
     def __init__(
@@ -113,8 +119,10 @@ class Poller:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         on_event: Callable[[PollerEvent], None] | None = None,
+        forecast: FinishForecast | None = None,
     ) -> None:
         self._source = source
+        self.forecast = forecast
         self.policy = policy if policy is not None else PollPolicy()
         self._store = store
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -124,11 +132,7 @@ class Poller:
 
         self._tasks: dict[str, WatchedTask] = {}
         self._view: Mapping[str, WatchedTask] = MappingProxyType(self._tasks)
-        # Schedule: heap of (due, sequence, task_id); an entry is live only while
-        # _scheduled[task_id] holds its sequence, so rescheduling never searches the heap.
-        self._heap: list[tuple[float, int, str]] = []
-        self._scheduled: dict[str, int] = {}
-        self._sequence = itertools.count()
+        self._due = DueQueue()  # when each task is next asked, and how urgently
         self._forced: set[str] = set()  # refreshed by the user: polled even while paused
         self._in_flight: set[str] = set()  # tasks with a request under way
         self._workers: set[asyncio.Task[None]] = set()
@@ -218,7 +222,7 @@ class Poller:
         for task_id in task_ids:
             if self._tasks.pop(task_id, None) is None:
                 continue
-            self._scheduled.pop(task_id, None)
+            self._due.discard(task_id)
             self._forced.discard(task_id)
             self._refresh_after.discard(task_id)
             self._attempts.pop(task_id, None)
@@ -413,15 +417,16 @@ class Poller:
                 return None, self._rate_limited_until - now
             self._rate_limited_until = None
             self._rate_limited_wall = None
-        task_id, due = self._next_due()
-        if task_id is None:
+        pick = self._next_due(now)
+        if pick is None:
             return None, None
-        if due > now:
-            return None, due - now
+        if pick.due > now:
+            return None, pick.due - now
         wait = self._window.wait(now)
         if wait > 0:
             return None, wait
-        self._scheduled.pop(task_id, None)  # its heap entry is now stale
+        self._due.take(pick)
+        task_id = pick.task_id
         forced = task_id in self._forced
         self._forced.discard(task_id)
         task = self._tasks[task_id]
@@ -432,32 +437,41 @@ class Poller:
         self._in_flight.add(task_id)
         return (task, kind, forced), None
 
-    def _next_due(self) -> tuple[str | None, float]:
-        """The task to poll next and when it is due, skipping stale heap entries."""
+    def _next_due(self, now: float) -> Pick | None:
+        """The poll to start next (the schedule's order; core/schedule.py), or None."""
         if self._paused:
             # Only explicit refreshes go out while paused; their due time is "now".
             for task_id in self._forced:
-                if task_id in self._scheduled and task_id not in self._in_flight:
-                    return task_id, -math.inf
-            return None, math.inf
-        heap = self._heap
-        while heap:
-            due, sequence, task_id = heap[0]
-            if self._scheduled.get(task_id) == sequence:
-                if task_id not in self._in_flight:
-                    return task_id, due
-                # Never two polls of one task: fold this into a poll after the answer.
-                self._scheduled.pop(task_id)
-                self._refresh_after.add(task_id)
-            heapq.heappop(heap)
-        return None, math.inf
+                if task_id in self._due and task_id not in self._in_flight:
+                    return Pick(task_id, -math.inf, Urgency.NOW, far_waiting=False)
+            return None
+        while (pick := self._due.peek(now)) is not None:
+            if pick.task_id not in self._in_flight:
+                return pick
+            # Never two polls of one task: fold this into a poll after the answer.
+            self._due.discard(pick.task_id)
+            self._refresh_after.add(pick.task_id)
+        return None
 
-    def _schedule(self, task_id: str, due: float, *, forced: bool = False) -> None:
+    @property
+    def _retry_urgency(self) -> Urgency:
+        # Without a forecast every planned poll is FAR: the order is simply by due time.
+        return Urgency.NEAR if self.forecast is not None else Urgency.FAR
+
+    def _schedule(
+        self,
+        task_id: str,
+        due: float,
+        *,
+        forced: bool = False,
+        urgency: Urgency = Urgency.NOW,
+        promote_at: float | None = None,
+    ) -> None:
+        """Ask ``task_id`` at monotonic ``due``; NOW (the default) goes before any poll
+        the forecast planned, as new tasks, refreshes and the retry rules want."""
         if task_id not in self._tasks:  # e.g. removed by an event callback just now
             return
-        sequence = next(self._sequence)
-        self._scheduled[task_id] = sequence
-        heapq.heappush(self._heap, (due, sequence, task_id))
+        self._due.push(task_id, due, urgency, promote_at=promote_at)
         if forced:
             self._forced.add(task_id)
         self._need(due)
@@ -503,8 +517,8 @@ class Poller:
         except Exception:
             logger.exception("recording the poll of %s failed", task_id)
             if self._tasks.get(task_id) is task:
-                gap = self.policy.interval_for(task.kind)
-                self._schedule(task_id, self._clock.monotonic() + gap)
+                due = self._clock.monotonic() + self.policy.interval_for(task.kind)
+                self._schedule(task_id, due, urgency=self._retry_urgency)
 
     # -- turning answers into state --------------------------------------------------------
 
@@ -537,16 +551,24 @@ class Poller:
         previous = task.status
         if task.kind is TaskKind.AUTO:
             task.kind = kind  # remember which endpoint answers, so the store keeps it
-        changed = task.observe(state, at=self._clock.now())
+        wall = self._clock.now()
+        changed = task.observe(state, at=wall)
         self._attempts.pop(task.task_id, None)
         self._endpoint.pop(task.task_id, None)
         self._rate_limit_attempt = 0
         self._mark_dirty(task.task_id, now)
+        forecast = self.forecast
+        if forecast is not None:
+            forecast.observe(task, wall)  # first, so the plan below counts this answer
         if not state.status.is_final:
-            jitter = self.policy.jitter
-            interval = self.policy.interval_for(task.kind)  # known now, if it was auto
-            gap = interval * self._rng.uniform(1 - jitter, 1 + jitter)
-            self._schedule(task.task_id, now + gap)
+            planned = plan(self.policy, forecast, task, wall, self._rng)
+            promote = planned.promote_in
+            self._schedule(
+                task.task_id,
+                now + planned.delay,
+                urgency=planned.urgency,
+                promote_at=None if promote is None else now + promote,
+            )
         if self._wants_events:
             self._emit(TaskUpdated(task.copy(), previous, changed))
 
@@ -626,7 +648,7 @@ class Poller:
             "%s: attempt %d failed (%s); retrying in %.1f s", task_id, attempt, message, delay
         )
         self._mark_dirty(task_id, now)
-        self._schedule(task_id, now + delay)
+        self._schedule(task_id, now + delay, urgency=self._retry_urgency)
         if self._wants_events:
             retry_at = self._clock.now() + delay
             unreachable = isinstance(error, TransportError)  # timeouts included

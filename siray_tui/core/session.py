@@ -96,15 +96,16 @@ class WatchSession:
         self.source: TaskSource = source
         self.on_event = on_event
         """Called with every event, on the loop's thread (a command may set it later)."""
+        self.estimator = Estimator()
+        """Expected finish and stall flags, learnt from every answer the poller reports."""
         self.poller = Poller(
             source,
             policy=policy if policy is not None else settings.poll_policy(),
             store=self.store,
             clock=self.clock,
             on_event=self._emit,
+            forecast=self.estimator,  # the rate budget goes to tasks about to finish
         )
-        self.estimator = Estimator()
-        """Expected finish and stall flags, learnt from every answer the poller reports."""
         self._downloader_factory = downloader_factory or settings.make_downloader
         self._downloader: Downloader | None = None
         self.undo_stack: list[list[WatchedTask]] = []

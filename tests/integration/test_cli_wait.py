@@ -225,7 +225,10 @@ async def test_wait_keeps_polling_through_an_undocumented_status(
 ) -> None:
     """docs/api.md: new states appear; show them, keep polling, never treat them as final."""
     task = sim.scenario.add_task("video", queue_s=2.0, run_s=0.3, queued_status="MODERATION")
-    code, out, _ = await wait(make_settings(sim, tmp_path), [task.task_id], 30)
+    # Its 1.4 s of MODERATION must be polled: a task with no forecast is otherwise asked
+    # after 3 times its age, which can step over so short a phase.
+    settings = make_settings(sim, tmp_path, max_staleness=1.0)
+    code, out, _ = await wait(settings, [task.task_id], 30)
     assert code == 0
     assert [r["status"] for r in records(out)] == ["SUCCESS"]
     seen = [change.status for change in WatchlistStore(tmp_path).load()[task.task_id].history]
