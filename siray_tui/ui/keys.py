@@ -37,6 +37,15 @@ class KeySpec:
 
 DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("a", "add", "Add", "Add task IDs (paste many at once)", "a"),
+    KeySpec("n", "new_task", "New", "Submit a new task (spends credits)", "n"),
+    KeySpec(
+        "N",
+        "resubmit",
+        "Resubmit",
+        "Resubmit the selected task from its stored request (editable)",
+        "N",
+        footer=False,
+    ),
     KeySpec(
         "delete,x",
         "remove",
