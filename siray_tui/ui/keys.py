@@ -37,15 +37,6 @@ class KeySpec:
 
 DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     KeySpec("a", "add", "Add", "Add task IDs (paste many at once)", "a"),
-    KeySpec("n", "new_task", "New", "Submit a new task (spends credits)", "n"),
-    KeySpec(
-        "N",
-        "resubmit",
-        "Resubmit",
-        "Resubmit the selected task from its stored request (editable)",
-        "N",
-        footer=False,
-    ),
     KeySpec(
         "delete,x",
         "remove",
@@ -55,6 +46,15 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
         footer_shown="x",
     ),
     KeySpec("u", "undo", "Undo", "Undo the last removal", "u", footer=False),
+    KeySpec("n", "new_task", "New", "Submit a new task (spends credits)", "n"),
+    KeySpec(
+        "N",
+        "resubmit",
+        "Resubmit",
+        "Resubmit the selected task from its stored request (editable)",
+        "N",
+        footer=False,
+    ),
     KeySpec("enter", "details", "Details", "Show every detail of the selected task", "enter"),
     KeySpec("o", "open", "Open", "Open the selected task's first output in a browser", "o"),
     KeySpec("d", "download", "Download", "Download the selected task's outputs", "d"),

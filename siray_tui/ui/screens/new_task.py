@@ -129,8 +129,9 @@ def request_params(request: TaskRequest) -> tuple[dict[str, Any], str]:
 
 
 def _option(info: ModelInfo) -> Option:
+    # the kind first, in a fixed width: a long ID or name wraps after what matters
     name = f"  {info.name}" if info.name else ""
-    prompt = Content.assemble(info.id, (name, "dim"), (f"  {info.kind.value}", "italic"))
+    prompt = Content.assemble((f"{info.kind.value:<6}", "italic"), info.id, (name, "dim"))
     return Option(prompt, id=info.id)
 
 
@@ -352,7 +353,7 @@ class NewTaskScreen(ModalScreen[None]):
             preview.update(Content.assemble((first_line(str(exc), ERROR_LIMIT), "dim")))
             ready = False
         else:
-            endpoint = f"POST {submission.kind.value} task\n"
+            endpoint = f"POST to the {submission.kind.value} endpoint:\n"
             preview.update(Content.assemble((endpoint, "dim"), literal_json(submission.body)))
             ready = True
         self.query_one("#new-ok", Button).disabled = not ready or self.sending
