@@ -201,7 +201,7 @@ async def test_rejected_submission_shows_the_api_message_and_keeps_the_form(
         assert row_ids(table(app)) == []
 
 
-@pytest.mark.parametrize("case", ["token", "uncertain", "unreachable"])
+@pytest.mark.parametrize("case", ["token", "uncertain", "unreachable", "rate-limited"])
 async def test_other_failures_say_what_happened(
     make_app: AppFactory, sim_factory: SimFactory, case: str
 ) -> None:
@@ -211,6 +211,9 @@ async def test_other_failures_say_what_happened(
     elif case == "uncertain":
         server = sim_factory(faults=Faults(ambiguous_rate=1.0))
         expected = "may have been created"
+    elif case == "rate-limited":
+        server = sim_factory(faults=Faults(rate_limit_every=1, retry_after=0.01))
+        expected = "Rate limited by the API, nothing was created"
     else:
         server = sim_factory()
         expected = "Not sent, nothing was created"
@@ -226,6 +229,8 @@ async def test_other_failures_say_what_happened(
         assert expected in text_of(app, "#new-error")
         assert screen.query_one("#new-prompt", TextArea).text == "a fox"
         assert row_ids(table(app)) == []
+        if case == "uncertain":  # created, maybe paid for: never sent again by itself
+            assert server.posts_for("a fox") == 1
 
 
 async def test_capital_n_prefills_and_links_retry_of_and_retried_as(
@@ -292,3 +297,27 @@ def test_request_params_put_urls_back_and_name_files() -> None:
     assert request_params(request) == ({"seed": 1, "image": url.url}, "")
     params, note = request_params(TaskRequest(TaskKind.IMAGE, "m", "p", {}, (url, file)))
     assert params == {"images": [url.url]} and "fox.png (1,234 bytes)" in note
+
+
+async def test_closing_the_form_while_sending_still_gives_the_row(
+    make_app: AppFactory, sim_factory: SimFactory
+) -> None:
+    """The submission is the dashboard's worker, not the form's: escape while it is in
+    flight cancels nothing (the task may be created and paid for), and it gets its row."""
+    server = sim_factory(faults=Faults(latency=0.5))
+    app = sim_app(make_app, server)
+    async with app.run_test(size=WIDE) as pilot:
+        await ready(pilot)
+        await open_form(pilot)
+        await fill(pilot, model=SEEDREAM, prompt="a patient fox")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "Sending" in text_of(app, "#new-error")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, NewTaskScreen)
+        await finish_workers(app)
+        await pilot.pause()
+        (task_id,) = row_ids(table(app))
+        assert server.posts_for("a patient fox") == 1
+        assert f"Submitted {task_id}" in notes(app)[-1]
