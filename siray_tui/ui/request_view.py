@@ -7,15 +7,23 @@ strings, and the params as JSON with anything unprintable escaped.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from textual.content import Content
 
 from siray_tui.core.models import InputImage, WatchedTask
 from siray_tui.core.text import clean_text
-from siray_tui.ui.screens.new_task import literal_json
 
 Part = tuple[str, str] | str
+
+
+def literal_json(body: object) -> str:
+    """``body`` as indented JSON that is safe to show: anything unprintable (escape
+    sequences, C1 controls, bidi overrides) written as a ``\\uXXXX`` escape, so the text
+    shown is still exactly the JSON sent."""
+    text = json.dumps(body, indent=2, ensure_ascii=False)
+    return "".join(ch if ch.isprintable() or ch == "\n" else f"\\u{ord(ch):04x}" for ch in text)
 
 
 def _image(index: int, image: InputImage) -> str:
@@ -51,4 +59,4 @@ def request_content(task: WatchedTask, retried_as: Sequence[str] = ()) -> Conten
     return Content.assemble(*parts)
 
 
-__all__ = ["request_content"]
+__all__ = ["literal_json", "request_content"]

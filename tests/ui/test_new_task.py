@@ -16,8 +16,9 @@ from textual.widgets import Button, Input, Select, Static, TextArea
 from siray_tui.core.models import TaskKind, TaskRequest
 from siray_tui.core.store import WatchlistStore
 from siray_tui.sim import Faults, SimServer
+from siray_tui.ui.request_view import literal_json, request_content
 from siray_tui.ui.screens.details import DetailsScreen
-from siray_tui.ui.screens.new_task import COST_LINE, NewTaskScreen, literal_json, parse_params
+from siray_tui.ui.screens.new_task import COST_LINE, NewTaskScreen, parse_params
 from tests.conftest import SimFactory
 from tests.ui.conftest import AppFactory, finish_workers, open_details, ready, select, table
 from tests.ui.fixtures import make_task, sample_request
@@ -193,6 +194,12 @@ async def test_rejected_submission_shows_the_api_message_and_keeps_the_form(
         assert error.startswith("Rejected by the API")
         assert "nobody/no-such-model" in error and "does not exist" in error
         assert "\n" not in error
+        # the API quotes the model back: its markup stays literal, its escapes go
+        await fill(pilot, model="nobody/[b]x\x1b[31m")
+        await submit(pilot)
+        error = text_of(app, "#new-error")
+        assert "nobody/[b]x" in error and "\x1b" not in error and "does not exist" in error
+        await fill(pilot, model="nobody/no-such-model")
         # nothing typed is lost, and the form can be sent again
         assert screen.query_one("#new-prompt", TextArea).text == "a fox\nsecond line"
         assert screen.query_one("#new-model", Input).value == "nobody/no-such-model"
@@ -321,3 +328,18 @@ async def test_closing_the_form_while_sending_still_gives_the_row(
         (task_id,) = row_ids(table(app))
         assert server.posts_for("a patient fox") == 1
         assert f"Submitted {task_id}" in notes(app)[-1]
+
+
+def test_request_section_shows_images_as_size_and_hash() -> None:
+    from siray_tui.core.models import InputImage
+
+    task = make_task("image_0b91c2f3aa", "SUCCESS")
+    assert "none stored: added by ID" in str(request_content(task))
+    image = InputImage(name="fox\x1b[2J.png", size=123_456, sha256="ab" * 32)
+    task.request = TaskRequest(
+        TaskKind.IMAGE, "m", "line one\nline [two]", {"seed": 7}, (image,), "image_0"
+    )
+    shown = str(request_content(task, ["image_9"]))
+    assert "fox.png  123,456 bytes  sha256 " + "ab" * 32 in shown and "\x1b" not in shown
+    assert "retry of  image_0" in shown and "retried as  image_9" in shown
+    assert "line [two]" in shown and '"seed": 7' in shown

@@ -43,6 +43,7 @@ from siray_tui.core.report import format_ago
 from siray_tui.core.retries import as_retry
 from siray_tui.core.submission import IMAGE_FIELDS, Outcome, Sent, Submission, build_submission
 from siray_tui.core.text import clean_text, first_line
+from siray_tui.ui.request_view import literal_json
 
 CatalogLoader = Callable[[], Awaitable[CatalogResult]]
 """Loads the models list (may raise a SirayError: offline with no cache, no token)."""
@@ -76,14 +77,6 @@ def parse_params(text: str) -> dict[str, Any]:
             f'params must be a JSON object {{"key": value}}, not {type(value).__name__}'
         )
     return value
-
-
-def literal_json(body: object) -> str:
-    """``body`` as indented JSON that is safe to show: anything unprintable (escape
-    sequences, C1 controls, bidi overrides) written as a ``\\uXXXX`` escape, so the text
-    shown is still exactly the JSON sent."""
-    text = json.dumps(body, indent=2, ensure_ascii=False)
-    return "".join(ch if ch.isprintable() or ch == "\n" else f"\\u{ord(ch):04x}" for ch in text)
 
 
 def outcome_line(sent: Sent) -> str:
@@ -396,7 +389,6 @@ __all__ = [
     "CatalogLoader",
     "NewTaskScreen",
     "Send",
-    "literal_json",
     "outcome_line",
     "parse_params",
     "request_params",
