@@ -231,6 +231,7 @@ class NewTaskScreen(ModalScreen[None]):
                 )
 
     def on_mount(self) -> None:
+        self._filter_models()  # hidden until there is a list
         self._refresh_form()
         if self._problem:
             self.failed(self._problem)
