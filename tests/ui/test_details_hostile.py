@@ -63,9 +63,9 @@ async def test_details_build_one_page_of_outputs_and_say_how_many_more(
 async def test_out_column_shows_the_full_count(sim: SimServer) -> None:
     watched = await hostile_task(sim)
     assert watched.state is not None
-    cell = row_spec(watched, NOW)[7]
+    index = [column.key for column in COLUMNS].index("outputs")
+    cell = row_spec(watched, NOW)[index]
     assert cell[0][0] == str(watched.state.output_count)  # "5004", not "50…"
-    assert len(cell[0][0]) <= COLUMNS[7].width
-    assert COLUMNS[7].key == "outputs"
+    assert len(cell[0][0]) <= COLUMNS[index].width
     assert count_text(5000) == "5000"
     assert count_text(12_345) == "12k"
