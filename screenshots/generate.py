@@ -1,8 +1,8 @@
 """Render the README screenshots from the snapshot tests' fixtures.
 
 Run: ``.venv/bin/python screenshots/generate.py``. Writes ``dashboard``, ``details``,
-``help``, ``add`` and ``no-token`` (the snapshot fixtures) and ``demo`` (the live demo a
-few seconds in) as SVG into this folder, and as PNG too when the
+``help``, ``add``, ``new-task`` and ``no-token`` (the snapshot fixtures) and ``demo``
+(the live demo a few seconds in) as SVG into this folder, and as PNG too when the
 system's librsvg and cairo can be loaded (see ``svg2png.py``; no Python dependency).
 The fixture shots are deterministic (fixed clock, UTC): a rerun changes them only if the
 UI changed. The demo shot differs on every run.
@@ -82,6 +82,28 @@ async def open_add(pilot: Any) -> None:
     )
 
 
+async def open_new_task(pilot: Any) -> None:
+    """The new-task form as ``N`` opens it, with the simulator's models (no network)."""
+    from siray_tui.core.catalog import CatalogResult
+    from siray_tui.ui.screens.new_task import NewTaskScreen
+    from tests.ui.fixtures import sample_catalog, sample_request
+
+    async def catalog() -> CatalogResult:
+        return sample_catalog()
+
+    form = NewTaskScreen(
+        lambda screen, submission: None,
+        catalog=catalog,
+        initial=sample_request(),
+        retry_of="image_0b91c2f3aa",
+        label="banner 4k",
+        now=NOW,
+    )
+    await pilot.app.push_screen(form)
+    await pilot.app.workers.wait_for_complete(list(form.workers))
+    form.query_one("#new-model", Input).value = "flux"
+
+
 async def shoot_demo(size: tuple[int, int] = (150, 44), seconds: float = 3.0) -> Path:
     """The live demo (simulator, polling) after a few seconds: not deterministic."""
     from siray_tui.config import Settings
@@ -107,6 +129,7 @@ async def main() -> None:
         await shoot("details", (120, 50), open_details),
         await shoot("help", (120, 40), open_help),
         await shoot("add", (120, 34), open_add),
+        await shoot("new-task", (110, 50), open_new_task),
         await shoot("no-token", (140, 24), None, token=False),
     ]
     for svg in shots:

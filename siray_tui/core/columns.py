@@ -296,6 +296,21 @@ def _eta_sort(estimator: Estimator) -> SortKey:
     return lambda task, now: _value(estimator.eta_seconds(task, now))
 
 
+def _model(task: WatchedTask) -> str | None:
+    return task.request.model if task.request else None
+
+
+def _model_cells(view: TaskView) -> CellSpec:
+    model = _model(view.task)
+    # the part after the vendor's slash tells models apart in a narrow cell
+    return ((model.rsplit("/", 1)[-1], "") if model else ("-", "dim"),)
+
+
+REQUEST_FIELDS: Final[tuple[Field, ...]] = (Field("model", lambda view: _model(view.task)),)
+"""The ``--json`` fields from the stored request (null for a task added by ID); the
+``model`` column brings them."""
+
+
 # -- plain text (the CLI table) ------------------------------------------------------
 
 
@@ -397,6 +412,16 @@ COLUMNS: Final[tuple[Column, ...]] = (
         drop=4,
     ),
     Column(
+        "model",
+        "model",
+        18,
+        cells=_model_cells,
+        plain=lambda view: _model(view.task) or "-",
+        sort_key=lambda task, now: _value(_model(task)),
+        fields=REQUEST_FIELDS,
+        drop=1,  # ties with "out" and goes first (earlier in the list): a nice-to-have
+    ),
+    Column(
         "status",
         "status",
         11,
@@ -485,10 +510,6 @@ TIME_FIELDS: Final[tuple[Field, ...]] = (
 )
 """The ``--json`` fields that are no column: the server's own timestamps."""
 
-REQUEST_FIELDS: Final[tuple[Field, ...]] = (
-    Field("model", lambda view: view.task.request.model if view.task.request else None),
-)
-"""The ``--json`` fields from the stored request (null for a task added by ID)."""
 
 DOCUMENTED_ORDER: Final[tuple[str, ...]] = (
     "task_id",
@@ -520,7 +541,7 @@ def _record_order(fields: list[Field]) -> tuple[Field, ...]:
 
 
 RECORD_FIELDS: Final[tuple[Field, ...]] = _record_order(
-    [*(field for column in COLUMNS for field in column.fields), *TIME_FIELDS, *REQUEST_FIELDS]
+    [*(field for column in COLUMNS for field in column.fields), *TIME_FIELDS]
 )
 """Every ``--json`` field, in record order."""
 

@@ -418,6 +418,8 @@ class TaskRequest:
         prompt: the prompt as typed.
         params: every other field of the request body (JSON values), images excepted.
         images: the input images (see :class:`InputImage`).
+        retry_of: the task this one resubmits (the dashboard's ``N``), or empty; kept
+            here, with what was sent, so both ends of the link survive in the file.
     """
 
     kind: TaskKind
@@ -425,6 +427,7 @@ class TaskRequest:
     prompt: str
     params: Mapping[str, Any] = field(default_factory=dict)
     images: tuple[InputImage, ...] = ()
+    retry_of: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The watchlist form."""
@@ -436,6 +439,8 @@ class TaskRequest:
         }
         if self.images:
             stored["images"] = [image.to_json() for image in self.images]
+        if self.retry_of:
+            stored["retry_of"] = self.retry_of
         return stored
 
     @classmethod
@@ -451,7 +456,11 @@ class TaskRequest:
             return None
         if not isinstance(model, str) or not isinstance(prompt, str):
             return None
-        raw_images = obj.get("images")
+        raw_images, raw_retry = obj.get("images"), obj.get("retry_of")
+        try:
+            retry_of = validate_task_id(raw_retry) if isinstance(raw_retry, str) else ""
+        except ValueError:
+            retry_of = ""  # a link to an ID we could never watch is no link
         images = (
             [InputImage.from_json(item) for item in raw_images or ()]
             if isinstance(raw_images, list)
@@ -463,6 +472,7 @@ class TaskRequest:
             prompt=prompt[: limits.MAX_REQUEST_TEXT],
             params=dict(params) if isinstance(params, Mapping) else {},
             images=tuple(image for image in images if image is not None),
+            retry_of=retry_of,
         )
 
 

@@ -59,6 +59,7 @@ def test_add_list_remove_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert out.splitlines()[0].split() == [
         "TASK",
         "KIND",
+        "MODEL",
         "STATUS",
         "PROGRESS",
         "QUEUE",

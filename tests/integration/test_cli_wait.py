@@ -103,7 +103,7 @@ async def test_wait_with_a_failure_exits_1_and_prints_a_table(
         make_settings(sim, tmp_path), [ok.task_id, bad.task_id], json_output=False
     )
     assert code == 1
-    assert out.splitlines()[0].split()[:3] == ["TASK", "KIND", "STATUS"]
+    assert out.splitlines()[0].split()[:4] == ["TASK", "KIND", "MODEL", "STATUS"]
     assert "FAILURE" in out and "GPU on fire" in out
 
 

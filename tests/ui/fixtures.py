@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from siray_tui.config import Settings
+from siray_tui.core.catalog import Catalog, CatalogResult, parse_models
 from siray_tui.core.clock import FakeClock
-from siray_tui.core.models import StatusChange, TaskKind, TaskState, WatchedTask
+from siray_tui.core.models import StatusChange, TaskKind, TaskRequest, TaskState, WatchedTask
 from siray_tui.core.secret import Secret
 from siray_tui.core.store import WatchlistStore
 
@@ -217,4 +218,22 @@ def settings_for(tmp: Path, *, token: str | None = "test-token", **changes: Any)
         config_path=tmp / "config.toml",
         download_dir=tmp / "downloads",
         **changes,
+    )
+
+
+def sample_catalog() -> CatalogResult:
+    """The simulator's models as a fetched list, without any network (snapshots)."""
+    from siray_tui.sim.scenario import MODELS
+
+    items = [{"id": name, "model_name": title, "tag": tag} for name, title, tag in MODELS]
+    return CatalogResult(Catalog(tuple(parse_models(items)), NOW - 3600, BASE), fetched=False)
+
+
+def sample_request() -> TaskRequest:
+    """A stored request to pre-fill the new-task form with (``N``)."""
+    return TaskRequest(
+        TaskKind.IMAGE,
+        "bytedance/seedream-4.5-t2i",
+        "a red fox in fresh snow, golden hour, 35 mm",
+        {"size": "2048x2048", "seed": 7},
     )

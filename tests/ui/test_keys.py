@@ -325,7 +325,7 @@ async def test_sort_keeps_cursor_on_task(make_app: AppFactory) -> None:
             await pilot.press("s")
             await pilot.pause()
             assert grid.selected_id == "image_4c5d6e7f80"
-        for _ in range(len(SORT_CYCLE)):  # on to total, wherever the cycle stands
+        for _ in range(len(SORT_CYCLE)):  # on to "total", wherever it is in the cycle
             if grid.sort_column == "total":
                 break
             await pilot.press("s")

@@ -9,11 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
+from siray_tui.core.catalog import CatalogResult
 from siray_tui.core.poller import AuthFailed, RateLimited
+from siray_tui.ui.columns import SORT_CYCLE
 from siray_tui.ui.screens.add_tasks import AddTasksScreen
+from siray_tui.ui.screens.new_task import NewTaskScreen
 from tests.ui.conftest import AppFactory, ready, select, still, table
-from tests.ui.fixtures import NOW, every_status, make_task
+from tests.ui.fixtures import NOW, every_status, make_task, sample_catalog, sample_request
 
 WIDE = (140, 36)
 
@@ -89,12 +93,12 @@ def test_text_filter(snap_compare: Any, make_app: AppFactory) -> None:
 
 
 def test_status_filter_and_sort(snap_compare: Any, make_app: AppFactory) -> None:
-    """Active tasks (ticked in the ``f`` picker); ``s`` seven times reaches the total column and
+    """Active tasks (ticked in the ``f`` picker); ``s`` pressed until the total column, and
     ``S`` reverses it: active tasks only, the longest total first, missing totals last."""
 
     async def filter_and_sort(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
-        await pilot.press("f", "space", "enter", *"s" * 7, "S")
+        await pilot.press("f", "space", "enter", *"s" * SORT_CYCLE.index("total"), "S")
         await pilot.pause()
         grid = table(pilot.app)
         assert grid.status_filter == "active"
@@ -183,3 +187,31 @@ def test_hostile_text_is_literal(snap_compare: Any, make_app: AppFactory) -> Non
     )
     tasks = [*every_status()[:3], hostile]
     assert snap_compare(make_app(tasks), terminal_size=WIDE, run_before=_settle)
+
+
+def test_new_task_form(snap_compare: Any, make_app: AppFactory) -> None:
+    """The new-task form pre-filled (as ``N`` does): the models list filtered by the
+    typed model, the body that will be sent, the credits line. The list is a fixed one
+    (no network) and the clock is fixed."""
+
+    async def open_form(pilot: Pilot[Any]) -> None:
+        await _settle(pilot)
+
+        async def catalog() -> CatalogResult:
+            return sample_catalog()
+
+        form = NewTaskScreen(
+            lambda screen, submission: None,
+            catalog=catalog,
+            initial=sample_request(),
+            retry_of="image_0b91c2f3aa",
+            label="banner 4k",
+            now=NOW,
+        )
+        await pilot.app.push_screen(form)
+        await pilot.app.workers.wait_for_complete(list(form.workers))
+        form.query_one("#new-model", Input).value = "flux"
+        await pilot.pause()
+        still(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(110, 50), run_before=open_form)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from siray_tui.core.codec import ENCODER, decode_task, encode_task
 from siray_tui.core.columns import task_record
 from siray_tui.core.models import InputImage, TaskKind, TaskRequest, WatchedTask
+from siray_tui.core.retries import retried_as
 from siray_tui.core.store import WatchlistStore
 
 T0 = 1_763_274_672.0
@@ -85,3 +87,30 @@ def test_model_in_json_comes_from_the_request() -> None:
     task = WatchedTask("video_1", kind=TaskKind.VIDEO, request=REQUEST)
     assert task_record(task, T0)["model"] == "alibaba/wan-2.6-i2v"
     assert task_record(WatchedTask("video_2"), T0)["model"] is None
+
+
+def test_retry_of_round_trips_and_old_requests_have_none(tmp_path: Path) -> None:
+    """A resubmission remembers the task it retries (both decode paths); an older
+    request, and a link to an ID we could never watch, load as no link."""
+    retry = dataclasses.replace(REQUEST, retry_of="video_0")
+    store = WatchlistStore(tmp_path)
+    task = WatchedTask("video_1", kind=TaskKind.VIDEO, added_at=T0, request=retry)
+    store.mutate(lambda watchlist: watchlist.add_task(task))
+    assert WatchlistStore(tmp_path).load()["video_1"].request == retry
+    assert WatchedTask.from_json(json.loads(json.dumps(task.to_json()))).request == retry
+    assert "retry_of" not in REQUEST.to_json()
+    unwatchable = {**retry.to_json(), "retry_of": "a/../b"}
+    for stored in (REQUEST.to_json(), unwatchable):
+        entry = json.loads(ENCODER.encode({"task_id": "image_1", "request": stored}))
+        fast, reference = decode_task(entry), WatchedTask.from_json(entry)
+        assert fast == reference and fast.request is not None
+        assert fast.request.retry_of == ""
+
+
+def test_retried_as_is_worked_out_from_the_watchlist() -> None:
+    old = WatchedTask("video_0", kind=TaskKind.VIDEO, request=REQUEST)
+    first = WatchedTask("video_1", request=dataclasses.replace(REQUEST, retry_of="video_0"))
+    second = WatchedTask("video_2", request=dataclasses.replace(REQUEST, retry_of="video_0"))
+    other = WatchedTask("video_3", request=dataclasses.replace(REQUEST, retry_of="video_1"))
+    assert retried_as("video_0", [old, first, second, other]) == ["video_1", "video_2"]
+    assert retried_as("video_2", [old, first, second, other]) == []

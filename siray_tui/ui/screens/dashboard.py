@@ -5,11 +5,13 @@ The App posts the session's events here, each in one
 (an unknown class is an error), stages updates in the table, which repaints at most four
 times a second, and turns the ones a person should hear about (a task finishing, a bad
 token, a 429) into notifications and a banner. Changes to the watchlist (add, remove,
-undo, and those of other processes) live in its base class, :class:`WatchlistEdits`.
+undo, and those of other processes) live in its base class :class:`WatchlistEdits`, and
+submissions (``n``, ``N``) in :class:`SubmitTasks`.
 
 | Key | Action |
 | --- | --- |
 | ``a`` | add task IDs (paste many) |
+| ``n`` / ``N`` | submit a new task / resubmit the selected one (a form) |
 | ``delete`` / ``x`` | remove the selected task; ``u`` undoes |
 | ``enter`` | details of the selected task |
 | ``o`` | open the selected task's first output in a browser |
@@ -57,6 +59,7 @@ from siray_tui.core.events import (
 from siray_tui.core.export import export_file
 from siray_tui.core.models import TaskStatus, WatchedTask
 from siray_tui.core.report import format_duration, plural
+from siray_tui.core.retries import retried_as
 from siray_tui.core.session import WatchSession
 from siray_tui.core.text import clean_text, first_line
 from siray_tui.ui.announce import ANNOUNCE_EVERY, Announcer
@@ -70,7 +73,7 @@ from siray_tui.ui.screens.details import DetailsScreen
 from siray_tui.ui.screens.help import HelpScreen
 from siray_tui.ui.screens.stats import StatsScreen
 from siray_tui.ui.screens.status_picker import StatusPicker
-from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
+from siray_tui.ui.screens.submit_tasks import SubmitTasks
 from siray_tui.ui.summary import EtaSummary, EtaSweep, SummaryTracker
 from siray_tui.ui.widgets.banner import Banner
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
@@ -87,7 +90,7 @@ SETUP_HINT = (
 )
 
 
-class DashboardScreen(WatchlistEdits):
+class DashboardScreen(SubmitTasks):
     """The main screen. See the module docstring for its keys.
 
     Args:
@@ -456,6 +459,7 @@ class DashboardScreen(WatchlistEdits):
                 allow_loopback_http=self.settings.allow_loopback_http,
                 on_refresh=self.refresh_ids,
                 estimator=self.session.estimator,
+                retried_as=lambda task_id: retried_as(task_id, self.table.tasks.values()),
             )
         )
 

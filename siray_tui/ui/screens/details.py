@@ -41,6 +41,7 @@ from siray_tui.core.models import WatchedTask, cap_text
 from siray_tui.core.report import format_ago, format_duration
 from siray_tui.core.text import check_url, clean_text, first_line
 from siray_tui.ui.columns import status_style
+from siray_tui.ui.request_view import request_content
 from siray_tui.ui.widgets.media_facts import MediaFacts
 
 if TYPE_CHECKING:
@@ -192,10 +193,13 @@ class DetailsScreen(Screen[None]):
         allow_loopback_http: bool = False,
         on_refresh: Callable[[list[str]], None] | None = None,
         estimator: Estimator | None = None,
+        retried_as: Callable[[str], list[str]] | None = None,
     ) -> None:
         super().__init__()
         self.estimator = estimator
         self.on_refresh = on_refresh
+        self.retried_as = retried_as
+        """The IDs of the tasks that resubmit a task (worked out from the watchlist)."""
         self.shown_task = task
         self.actions = actions
         self.now = now
@@ -214,6 +218,8 @@ class DetailsScreen(Screen[None]):
             yield Static(Content.assemble(("Outputs", "bold underline")), classes="section")
             yield Vertical(id="details-outputs")
             yield MediaFacts(self.actions.describe, id="details-media")
+            yield Static(Content.assemble(("Request", "bold underline")), classes="section")
+            yield Static(id="details-request")
             yield Static(Content.assemble(("Status history", "bold underline")), classes="section")
             yield Static(id="details-history")
             yield Static(
@@ -244,6 +250,8 @@ class DetailsScreen(Screen[None]):
         self.query_one("#details-fields", Static).update(_fields(task, now, eta))
         self.query_one("#details-reason", Static).update(_reason(task))
         self.query_one("#details-history", Static).update(_history(task))
+        retries = self.retried_as(task.task_id) if self.retried_as else []
+        self.query_one("#details-request", Static).update(request_content(task, retries))
         self.query_one("#details-json", Static).update(Content(raw_json(task)))
         outputs = task.state.outputs if task.state else ()
         if outputs != self._outputs_shown:

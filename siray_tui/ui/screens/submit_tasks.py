@@ -1,0 +1,124 @@
+"""SubmitTasks: the dashboard's ``n`` (new task) and ``N`` (resubmit the selected task).
+
+The form (:class:`~siray_tui.ui.screens.new_task.NewTaskScreen`) only edits; sending is
+this screen's worker, which outlives the form: money is at stake, so a submission in
+flight when the form is closed must still end in a row (accepted) or a notification
+(not). :meth:`WatchSession.submit <siray_tui.core.session.WatchSession.submit>` saves
+the new task before it returns, and the row is added here at once, as ``a`` does.
+
+The DashboardScreen derives from this class; it provides the settings and the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from textual.widgets.data_table import RowDoesNotExist
+
+from siray_tui.config import Settings
+from siray_tui.core.catalog import CatalogCache, CatalogResult, load_catalog
+from siray_tui.core.clock import Clock
+from siray_tui.core.errors import SirayError, StoreError
+from siray_tui.core.models import TaskRequest
+from siray_tui.core.submission import Sender, Submission
+from siray_tui.core.text import first_line
+from siray_tui.ui.screens.new_task import NewTaskScreen, outcome_line
+from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
+
+
+def read_catalog(settings: Settings, clock: Clock) -> CatalogResult:
+    """The models list (cached for a day), for a worker thread: it runs its own event
+    loop and client, so the cache's file reads and fsync never hold up the screen.
+
+    Raises:
+        SirayError: no token, the token refused, or no list and none cached.
+    """
+
+    async def load() -> CatalogResult:
+        async with settings.make_client(clock) as client:
+            return await load_catalog(client, CatalogCache(settings.cache_dir), clock)
+
+    return asyncio.run(load())
+
+
+class SubmitTasks(WatchlistEdits):
+    """``n`` and ``N`` (a base of DashboardScreen)."""
+
+    settings: Settings
+    _catalog: CatalogResult | None = None
+
+    async def catalog(self) -> CatalogResult:
+        """The models list, loaded once per run (in a thread), for every form."""
+        if self._catalog is None:
+            self._catalog = await asyncio.to_thread(read_catalog, self.settings, self.clock)
+        return self._catalog
+
+    def _form(
+        self, initial: TaskRequest | None = None, retry_of: str = "", label: str = ""
+    ) -> NewTaskScreen:
+        return NewTaskScreen(
+            self.send,
+            catalog=self.catalog if self.session.client is not None else None,
+            initial=initial,
+            retry_of=retry_of,
+            label=label,
+            problem=self.session.token_problem,
+            now=self.clock.now(),
+        )
+
+    def action_new_task(self) -> None:
+        if self._ready():
+            self.app.push_screen(self._form())
+
+    def action_resubmit(self) -> None:
+        task = self._selected()
+        if task is None:
+            return
+        if task.request is None:
+            self.notify(
+                f"{task.task_id} was added by ID, so there is no stored request to resubmit",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.app.push_screen(
+            self._form(initial=task.request, retry_of=task.task_id, label=task.label)
+        )
+
+    def send(self, form: NewTaskScreen, submission: Submission) -> None:
+        """Send ``submission`` in a worker of this screen (see the module docstring)."""
+        self.run_worker(self._submit(form, submission), group="submit", exit_on_error=False)
+
+    async def _submit(self, form: NewTaskScreen, submission: Submission) -> None:
+        client = self.session.client
+        # One try: a 429 is reported at once (nothing was created), not waited out
+        # behind a form that seems to hang.
+        sender = Sender(client, self.clock, rate=self.settings.rate, tries=1) if client else None
+        try:
+            sent, task = await self.session.submit(submission, sender=sender)
+        except StoreError as exc:  # created, not saved: say so loudly, with the ID
+            self.notify(first_line(str(exc), 300), severity="error", timeout=60, markup=False)
+            form.failed(str(exc))
+            return
+        except SirayError as exc:
+            self._not_submitted(form, str(exc))
+            return
+        if task is None:
+            self._not_submitted(form, outcome_line(sent))
+            return
+        self.table.add_tasks([task])
+        with contextlib.suppress(RowDoesNotExist):  # filtered out: the row is not shown
+            self.table.move_cursor(row=self.table.get_row_index(task.task_id), animate=False)
+        self.refresh_summary()
+        self.notify(f"Submitted {task.task_id}", markup=False)
+        if self.app.screen is form:
+            form.dismiss(None)
+
+    def _not_submitted(self, form: NewTaskScreen, message: str) -> None:
+        form.failed(message)
+        if self.app.screen is not form:  # the form was closed meanwhile
+            self.notify(first_line(message, 300), severity="error", timeout=30, markup=False)
+
+
+__all__ = ["SubmitTasks", "read_catalog"]
