@@ -27,6 +27,7 @@ from siray_tui.core.errors import ConfigError
 from siray_tui.core.policy import PollPolicy
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import host_scope, is_loopback_host
+from siray_tui.core.thumbs import ThumbCache
 
 APP_NAME: Final = "siray-tui"
 TOKEN_ENV_VARS: Final = ("SIRAY_API_TOKEN", "SIRAY_API_KEY")
@@ -158,6 +159,12 @@ class Settings:
             allow_loopback_http=self.allow_loopback_http,
             allow_scope=self.output_scope,
             max_bytes=self.max_download_bytes,
+        )
+
+    def make_thumbs(self) -> ThumbCache:
+        """The preview cache in the user cache dir, with the downloads' URL policy."""
+        return ThumbCache.for_cache(
+            allow_loopback_http=self.allow_loopback_http, allow_scope=self.output_scope
         )
 
     def poll_policy(self, **changes: Any) -> PollPolicy:
