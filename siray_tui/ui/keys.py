@@ -47,6 +47,13 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
     ),
     KeySpec("u", "undo", "Undo", "Undo the last removal", "u", footer=False),
     KeySpec("enter", "details", "Details", "Show every detail of the selected task", "enter"),
+    KeySpec(
+        "v",
+        "toggle_preview",
+        "Preview",
+        "Show or hide the selected task's image beside the table",
+        "v",
+    ),
     KeySpec("o", "open", "Open", "Open the selected task's first output in a browser", "o"),
     KeySpec("d", "download", "Download", "Download the selected task's outputs", "d"),
     # c and r stay out of the footer, so that at 120 columns it holds f, m, ? and q.
