@@ -22,6 +22,14 @@ Figures, each next to a baseline measured in the same run:
   how late it runs. The poller
   saves its observations about once a second and the dashboard re-reads the file when
   it moved, so this is where the garbage collector's policy shows. Goal < 50 ms.
+* **longest event-loop stall while a preview loads**: details of a finished image task
+  whose output is a 4,096 x 4,096 PNG (1.1 MB, 16.7 million pixels) served by the
+  simulator over loopback, with an empty preview cache: from the moment the preview
+  starts loading (the screen is up) to the picture drawn, a 5 ms heartbeat measures
+  how late it runs (worst of 5 rounds). Also from the ``enter`` (the screen's own
+  building included), next to the same details screen for a video task (its output
+  listed, not drawn). Goal < 50 ms.
+  (``--only-preview`` runs this figure alone.)
 """
 
 from __future__ import annotations
@@ -114,6 +122,14 @@ async def heartbeat(lateness: list[float], stop: asyncio.Event) -> None:
         before = time.perf_counter()
         await asyncio.sleep(0.005)
         lateness.append(time.perf_counter() - before - 0.005)
+
+
+async def timed_heartbeat(beats: list[tuple[float, float]], stop: asyncio.Event) -> None:
+    """:func:`heartbeat`, noting when each beat began."""
+    while not stop.is_set():
+        before = time.perf_counter()
+        await asyncio.sleep(0.005)
+        beats.append((before, time.perf_counter() - before - 0.005))
 
 
 MOUNT_STARTED: list[float] = []
@@ -303,6 +319,69 @@ async def case_polling(tmp: Path, seconds: float, rate: float) -> dict[str, floa
     return result
 
 
+async def case_preview(tmp: Path, with_image: bool) -> dict[str, float]:
+    """Open details of a task with a 4096x4096 PNG output (or none): stall and time to
+    the picture, each round with an empty preview cache."""
+    from functools import partial
+
+    from siray_tui.core.thumbs import ThumbCache
+    from siray_tui.sim import Scenario, SimServer
+    from siray_tui.sim.hostile_images import hostile_image
+    from siray_tui.ui.widgets.preview import ImagePreview
+    from tests.ui.fixtures import make_task
+
+    hostile_image("large")  # built before the clock starts: the server is not measured
+    stalls: list[float] = []  # from the enter on
+    loading: list[float] = []  # from the moment the preview starts loading
+    loads: list[float] = []
+    with SimServer(Scenario(1), host="127.0.0.1", port=0) as sim:
+        url = sim.url("/files-hostile/large.png")
+        for round_ in range(5):
+            run_dir = tmp / f"preview-{with_image}-{round_}"
+            settings = settings_for(run_dir, base_url=sim.base_url)
+            # The baseline: a video task's output, listed with the same buttons, not drawn.
+            task_id = "image_00preview00" if with_image else "video_00preview00"
+            task = make_task(task_id, "SUCCESS", progress="100%", outputs=[url])
+            store = fill_store(settings.data_dir, [task])
+            thumbs = partial(ThumbCache.for_cache, run_dir / "thumbs", allow_loopback_http=True)
+            app = TimedApp(
+                settings, store=store, clock=FakeClock(NOW), start_polling=False,
+                thumbs_factory=thumbs,
+            )
+            app.animation_level = "none"
+            async with app.run_test(size=SIZE) as pilot:
+                grid = app.dashboard.query_one(TaskTable)
+                while grid.filling or grid.row_count < 1:
+                    await pilot.pause(0.01)
+                await pilot.pause(0.2)
+                beats: list[tuple[float, float]] = []  # (when the beat began, lateness)
+                stop = asyncio.Event()
+
+                beater = asyncio.create_task(timed_heartbeat(beats, stop))
+                start = time.perf_counter()
+                began = start
+                await pilot.press("enter")
+                while with_image:
+                    previews = list(app.screen.query(ImagePreview))
+                    if previews and previews[0].target is not None and began == start:
+                        began = time.perf_counter()  # the screen is up; the load starts
+                    if previews and previews[0].loaded is not None:
+                        break
+                    await asyncio.sleep(0.002)
+                loads.append(time.perf_counter() - start)
+                await pilot.pause(0.2)  # the picture's frame, and a margin
+                stop.set()
+                await beater
+                stalls.append(max((late for _, late in beats), default=0.0))
+                loading.append(max((late for at, late in beats if at >= began), default=0.0))
+    return {
+        "preview_max_stall_ms": max(stalls) * 1000,
+        "preview_median_stall_ms": statistics.median(stalls) * 1000,
+        "preview_load_ms": statistics.median(loads) * 1000,
+        "loading_max_stall_ms": max(loading) * 1000,
+    }
+
+
 def run_case(name: str, data: Path, *extra: str) -> dict[str, float]:
     """Run one case in a fresh interpreter and return its figures."""
     out = subprocess.run(
@@ -313,6 +392,21 @@ def run_case(name: str, data: Path, *extra: str) -> dict[str, float]:
         env={**os.environ, "TEXTUAL_ANIMATIONS": "none"},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def preview_lines() -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        image = run_case("preview-image", Path(tmp))
+        bare = run_case("preview-none", Path(tmp))
+    return [
+        f"{'longest stall while a preview loads (ms)':<44}{image['loading_max_stall_ms']:>10.1f}"
+        f"{'':>10}{'':>8}   < 50 (screen up to picture drawn)",
+        f"{'  from the enter, screen included (ms)':<44}{image['preview_max_stall_ms']:>10.1f}"
+        f"{bare['preview_max_stall_ms']:>10.1f}{'':>8}   (baseline: a video output, not drawn)",
+        f"{'  median of the 5 rounds (ms)':<44}{image['preview_median_stall_ms']:>10.1f}"
+        f"{bare['preview_median_stall_ms']:>10.1f}",
+        f"{'  enter to picture, 4096x4096 PNG (ms)':<44}{image['preview_load_ms']:>10.0f}",
+    ]
 
 
 def main(poll_seconds: float, rate: float, only_polling: bool) -> None:
@@ -359,6 +453,7 @@ def main(poll_seconds: float, rate: float, only_polling: bool) -> None:
         f"{'RSS with the tasks shown (MB)':<44}{full['rss_mb']:>10.0f}{empty['rss_mb']:>10.0f}"
         f"{full['rss_mb'] / empty['rss_mb']:>8.2f}   <= 120 (baseline: empty watchlist)",
         *stall,
+        *preview_lines(),
     ]
     print("\n".join(lines))
 
@@ -370,6 +465,8 @@ if __name__ == "__main__":
             result = asyncio.run(case_polling(data, float(sys.argv[4]), float(sys.argv[5])))
         elif case.startswith("first-frame-"):
             result = asyncio.run(case_first_frame(data, int(case.rsplit("-", 1)[1])))
+        elif case.startswith("preview-"):
+            result = asyncio.run(case_preview(data, with_image=case == "preview-image"))
         elif case == "changes":
             result = asyncio.run(case_changes(data, naive=False))
         else:
@@ -382,5 +479,9 @@ if __name__ == "__main__":
             "--rate", type=float, default=Settings.rate, help="poll requests a second (default 10)"
         )
         parser.add_argument("--only-polling", action="store_true", help="only the polling stall")
+        parser.add_argument("--only-preview", action="store_true", help="only the preview stall")
         args = parser.parse_args()
-        main(args.poll_seconds, args.rate, args.only_polling)
+        if args.only_preview:
+            print("\n".join(preview_lines()))
+        else:
+            main(args.poll_seconds, args.rate, args.only_polling)

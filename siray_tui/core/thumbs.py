@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -166,22 +168,29 @@ class ThumbCache:
     """Fetches image outputs into the cache and decodes them into :class:`Thumbnail`.
 
     Args:
-        downloader: fetches into the cache folder (its ``download_dir``); never given the
-            token. :meth:`for_cache` builds the usual one.
+        folder: the cache folder (one sub-folder per task).
+        make_downloader: builds the fetcher into ``folder``, never given the token; called
+            once, in a thread, at the first preview (an httpx client loads its TLS
+            certificates when built: 100+ ms that must not stall the event loop).
+            :meth:`for_cache` passes the usual one.
         max_bytes: the cache's total size cap; least recently used files go first.
         max_pixels: images with more pixels are refused before decoding.
     """
 
     def __init__(
         self,
-        downloader: Downloader,
+        folder: Path,
+        make_downloader: Callable[[], Downloader],
         *,
         max_bytes: int = DEFAULT_CACHE_BYTES,
         max_pixels: int = MAX_PIXELS,
     ) -> None:
-        self.downloader = downloader
+        self.folder = folder
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
+        self._make_downloader = make_downloader
+        self._downloader: Downloader | None = None
+        self._building = asyncio.Lock()
 
     @classmethod
     def for_cache(
@@ -194,27 +203,32 @@ class ThumbCache:
     ) -> ThumbCache:
         """A cache in ``cache_dir`` (default :func:`default_cache_dir`) with the same URL
         policy as the downloads and a per-file cap of :data:`MAX_FILE_BYTES`."""
-        downloader = Downloader(
-            cache_dir or default_cache_dir(),
+        folder = cache_dir or default_cache_dir()
+        make = functools.partial(
+            Downloader,
+            folder,
             allow_loopback_http=allow_loopback_http,
             allow_scope=allow_scope,
             max_bytes=min(MAX_FILE_BYTES, max_bytes),
             max_parallel=2,
             timeout=20.0,
         )
-        return cls(downloader, max_bytes=max_bytes)
+        return cls(folder, make, max_bytes=max_bytes)
 
-    @property
-    def folder(self) -> Path:
-        """Where the cached files live."""
-        return self.downloader.download_dir
+    async def downloader(self) -> Downloader:
+        """The fetcher, built in a thread on first use."""
+        async with self._building:
+            if self._downloader is None:
+                self._downloader = await asyncio.to_thread(self._make_downloader)
+            return self._downloader
 
     async def thumbnail(
         self, task_id: str, index: int, url: str, width: int, height: int
     ) -> ThumbResult:
         """Output ``index`` (from 1) of ``task_id``, fetched if not cached, at most
         ``width`` x ``height`` pixels. Never raises for a bad URL, transfer or image."""
-        result = await self.downloader.download_one(task_id, index, url)
+        downloader = await self.downloader()
+        result = await downloader.download_one(task_id, index, url)
         if result.path is None:
             return ThumbFailure(result.error or "could not fetch the image")
         new = result.status == "ok"
@@ -266,8 +280,10 @@ class ThumbCache:
         return deleted
 
     async def aclose(self) -> None:
-        """Close the fetcher's connections."""
-        await self.downloader.aclose()
+        """Close the fetcher's connections (if it was ever built)."""
+        if self._downloader is not None:
+            await self._downloader.aclose()
+            self._downloader = None
 
 
 __all__ = [

@@ -102,7 +102,8 @@ async def test_a_private_address_is_refused_before_any_connection(tmp_path: Path
     def fail(request: httpx.Request) -> httpx.Response:
         pytest.fail(f"a connection was attempted to {request.url}")
 
-    cache = ThumbCache(Downloader(tmp_path, transport=httpx.MockTransport(fail)))
+    transport = httpx.MockTransport(fail)
+    cache = ThumbCache(tmp_path, lambda: Downloader(tmp_path, transport=transport))
     try:
         result = await cache.thumbnail("image_x", 1, "https://192.168.1.10/a.png", 8, 8)
     finally:

@@ -58,8 +58,8 @@ def _no_network(request: httpx.Request) -> httpx.Response:
 def offline_thumbs(folder: Path, transport: httpx.AsyncBaseTransport | None = None) -> ThumbCache:
     """A preview cache in ``folder`` whose fetches fail before any connection (or go to
     ``transport``)."""
-    downloader = Downloader(folder, transport=transport or httpx.MockTransport(_no_network))
-    return ThumbCache(downloader)
+    transport = transport or httpx.MockTransport(_no_network)
+    return ThumbCache(folder, lambda: Downloader(folder, transport=transport))
 
 
 @pytest.fixture
