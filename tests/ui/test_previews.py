@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from rich.console import Console
 from textual.content import Content
 from textual.pilot import Pilot
 
@@ -177,3 +178,23 @@ def test_preview_pane(snap_compare: Any, make_app: AppFactory, tmp_path: Path) -
         still(pilot)
 
     assert snap_compare(app, terminal_size=(140, 30), run_before=run_before)
+
+
+def test_half_blocks_put_two_pixels_in_each_cell() -> None:
+    """Upper pixel as the foreground of ``▀``, lower as its background; an odd last row
+    leaves the background to the terminal."""
+    red, green, blue = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+    pixels = [red, green, blue, red, green, blue]  # 2 wide, 3 high
+    thumb = Thumbnail(2, 3, bytes(c for p in pixels for c in p), (2, 3))
+    lines = Console(width=10, color_system="truecolor").render_lines(HalfBlocks(thumb))
+    cells = [[(s.text, s.style) for s in line if s.text == "▀"] for line in lines]
+    assert [[text for text, _ in line] for line in cells[:2]] == [["▀", "▀"], ["▀", "▀"]]
+    first, second = cells[0], cells[1]
+    assert [(st.color.triplet, st.bgcolor.triplet) for _, st in first] == [  # type: ignore[union-attr]
+        ((255, 0, 0), (0, 0, 255)),
+        ((0, 255, 0), (255, 0, 0)),
+    ]
+    assert [(st.color.triplet, st.bgcolor) for _, st in second] == [  # type: ignore[union-attr]
+        ((0, 255, 0), None),
+        ((0, 0, 255), None),
+    ]
