@@ -29,6 +29,7 @@ from siray_tui.core.notify import parse_events
 from siray_tui.core.policy import PollPolicy
 from siray_tui.core.secret import Secret
 from siray_tui.core.text import host_scope, is_loopback_host
+from siray_tui.core.thumbs import ThumbCache
 
 APP_NAME: Final = "siray-tui"
 TOKEN_ENV_VARS: Final = ("SIRAY_API_TOKEN", "SIRAY_API_KEY")
@@ -183,6 +184,12 @@ class Settings:
         """Seconds between polls of a task of this kind (``interval`` unless the kind has
         its own in ``kind_intervals``; a kind not known yet polls at ``interval``)."""
         return self.kind_intervals.get(kind, self.interval)
+
+    def make_thumbs(self) -> ThumbCache:
+        """The preview cache in the user cache dir, with the downloads' URL policy."""
+        return ThumbCache.for_cache(
+            allow_loopback_http=self.allow_loopback_http, allow_scope=self.output_scope
+        )
 
     def poll_policy(self, **changes: Any) -> PollPolicy:
         """How hard to poll: intervals, concurrency, rate and max_staleness from the

@@ -32,6 +32,7 @@ from siray_tui.core.store import WatchlistStore
 from siray_tui.core.submission import Outcome, Sender, Sent, Submission
 from siray_tui.core.sync import WatchlistSync
 from siray_tui.core.text import first_line
+from siray_tui.core.thumbs import ThumbCache
 from siray_tui.core.watchlist import AddResult
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ SYNC_INTERVAL: Final = 3.0
 LARGE_WATCHLIST: Final = 2_000
 
 DownloaderFactory = Callable[[], Downloader]
+ThumbsFactory = Callable[[], ThumbCache]
 
 
 class _NoToken:
@@ -68,6 +70,7 @@ class WatchSession:
         on_event: called with every event, on the loop's thread.
         downloader_factory: makes the downloader (default ``settings.make_downloader``).
         policy: the poll policy (default ``settings.poll_policy()``).
+        thumbs_factory: makes the preview cache (default ``settings.make_thumbs``).
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class WatchSession:
         on_event: Callable[[SessionEvent], None] | None = None,
         downloader_factory: DownloaderFactory | None = None,
         policy: PollPolicy | None = None,
+        thumbs_factory: ThumbsFactory | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -108,6 +112,8 @@ class WatchSession:
         )
         self._downloader_factory = downloader_factory or settings.make_downloader
         self._downloader: Downloader | None = None
+        self._thumbs_factory = thumbs_factory or settings.make_thumbs
+        self._thumbs: ThumbCache | None = None
         self.undo_stack: list[list[WatchedTask]] = []
         """Removed batches, newest last, with their states (:meth:`undo` restores)."""
         self._removed_here: set[str] = set()
@@ -277,6 +283,13 @@ class WatchSession:
         for task_id in task_ids:
             self.estimator.forget(task_id)
 
+    @property
+    def thumbs(self) -> ThumbCache:
+        """The preview cache (its own token-free fetcher), made on first use."""
+        if self._thumbs is None:
+            self._thumbs = self._thumbs_factory()
+        return self._thumbs
+
     def _emit(self, event: SessionEvent) -> None:
         if isinstance(event, TaskUpdated):
             # before the consumers, so what they show already counts this answer
@@ -295,8 +308,11 @@ class WatchSession:
         if self._downloader is not None:
             await self._downloader.aclose()
             self._downloader = None
+        if self._thumbs is not None:
+            await self._thumbs.aclose()
+            self._thumbs = None
         if self.client is not None:
             await self.client.aclose()
 
 
-__all__ = ["DownloaderFactory", "WatchSession"]
+__all__ = ["DownloaderFactory", "ThumbsFactory", "WatchSession"]

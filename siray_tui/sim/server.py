@@ -15,6 +15,8 @@ Routes (JSON unless noted):
 ``GET|HEAD /files-huge/{n}[.png|.mp4|.glb|.bin]``      n zero bytes, chunked, no length;
                                                       ``?length=K`` sends a lying
                                                       ``Content-Length: K`` instead
+``GET|HEAD /files-hostile/{name}.png``                 an image that attacks a decoder
+                                                      (see :mod:`~siray_tui.sim.hostile_images`)
 ====================================================  =====================================
 
 Faults (:class:`~siray_tui.sim.faults.Faults`, with the answers they bend, live in
@@ -54,6 +56,7 @@ from typing import Any, Final, Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from siray_tui.sim.faults import GATEWAY_PAGE, Decision, Faults, accepted_answer, render_task
+from siray_tui.sim.hostile_images import hostile_image
 from siray_tui.sim.media import CONTENT_TYPES, EXTENSIONS, MediaStore, corrupt
 from siray_tui.sim.scenario import KINDS, MODELS, SUCCESS, Kind, Scenario, submission_problem
 
@@ -363,6 +366,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._file(method, path)
             elif path.startswith("/files-huge/") and method in ("GET", "HEAD"):
                 self._huge(method, path)
+            elif path.startswith("/files-hostile/") and method in ("GET", "HEAD"):
+                self._hostile_image(method, path)
             else:
                 self._not_found(method)
         except (ConnectionError, TimeoutError):
@@ -614,6 +619,14 @@ class _Handler(BaseHTTPRequestHandler):
         last = min(last, len(data) - 1)
         headers = {"Content-Range": f"bytes {first}-{last}/{len(data)}", "Accept-Ranges": "bytes"}
         self._send(method, 206, data[first : last + 1], content_type, headers)
+
+    def _hostile_image(self, method: str, path: str) -> None:
+        name = path[len("/files-hostile/") :].removesuffix(".png")
+        found = hostile_image(name)
+        if found is None:
+            self._not_found(method)
+            return
+        self._send(method, 200, found[0], found[1])
 
     def _huge(self, method: str, path: str) -> None:
         match = _HUGE_PATTERN.fullmatch(path)

@@ -18,7 +18,7 @@ from siray_tui.config import Settings
 from siray_tui.core.clock import Clock
 from siray_tui.core.events import SessionEvent
 from siray_tui.core.policy import TaskSource
-from siray_tui.core.session import DownloaderFactory, WatchSession
+from siray_tui.core.session import DownloaderFactory, ThumbsFactory, WatchSession
 from siray_tui.core.store import WatchlistStore
 from siray_tui.ui.columns import use_light_palette
 from siray_tui.ui.commands import DashboardCommands
@@ -37,6 +37,7 @@ class SirayApp(App[int]):
         clock: time for the poller and the durations (tests pass a FakeClock).
         start_polling: run the poller (snapshot tests turn it off).
         downloader_factory: makes the Downloader (tests inject one).
+        thumbs_factory: makes the preview cache (tests inject one).
     """
 
     CSS_PATH = "app.tcss"
@@ -54,6 +55,7 @@ class SirayApp(App[int]):
         clock: Clock | None = None,
         start_polling: bool = True,
         downloader_factory: DownloaderFactory | None = None,
+        thumbs_factory: ThumbsFactory | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -64,6 +66,7 @@ class SirayApp(App[int]):
             clock=clock,
             on_event=self._forward,
             downloader_factory=downloader_factory,
+            thumbs_factory=thumbs_factory,
         )
         self.clock = self.session.clock
         self.store = self.session.store

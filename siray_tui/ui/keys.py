@@ -56,6 +56,16 @@ DASHBOARD_KEYS: Final[tuple[KeySpec, ...]] = (
         footer=False,
     ),
     KeySpec("enter", "details", "Details", "Show every detail of the selected task", "enter"),
+    # v stays out of the footer too (help and palette have it): at 120 columns the footer
+    # would lose m.
+    KeySpec(
+        "v",
+        "toggle_preview",
+        "Preview",
+        "Show or hide the selected task's image beside the table",
+        "v",
+        footer=False,
+    ),
     KeySpec("o", "open", "Open", "Open the selected task's first output in a browser", "o"),
     KeySpec("d", "download", "Download", "Download the selected task's outputs", "d"),
     # c and r stay out of the footer, so that at 120 columns it holds f, m, ? and q.

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
 from siray_tui.core.clock import Clock, FakeClock
+from siray_tui.core.downloads import Downloader
 from siray_tui.core.errors import NotFoundError
 from siray_tui.core.models import TaskKind, TaskState, WatchedTask
+from siray_tui.core.thumbs import ThumbCache
 from siray_tui.ui.app import SirayApp
 from siray_tui.ui.screens.dashboard import DashboardScreen
 from siray_tui.ui.widgets.task_table import TaskTable
@@ -47,6 +51,17 @@ class FakeSource:
         return TaskState.from_payload(payload, task_id=task_id)
 
 
+def _no_network(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("no network in tests", request=request)
+
+
+def offline_thumbs(folder: Path, transport: httpx.AsyncBaseTransport | None = None) -> ThumbCache:
+    """A preview cache in ``folder`` whose fetches fail before any connection (or go to
+    ``transport``)."""
+    transport = transport or httpx.MockTransport(_no_network)
+    return ThumbCache(folder, lambda: Downloader(folder, transport=transport))
+
+
 @pytest.fixture
 def make_app(tmp_path: Path) -> AppFactory:
     """Build a SirayApp over a store in ``tmp_path`` holding ``tasks``.
@@ -54,7 +69,9 @@ def make_app(tmp_path: Path) -> AppFactory:
     Keyword arguments: ``tasks`` (default every status), ``token``, ``clock`` (default
     a FakeClock at the fixtures' time), ``start_polling`` (default False), ``source``
     (default a FakeSource; ``"client"`` for a real SirayClient),
-    ``downloader_factory``; anything else overrides a Settings field.
+    ``downloader_factory``, ``thumbs_factory`` (default :func:`offline_thumbs`: the
+    fixtures' outputs are at api.siray.ai, which no test may reach); anything else
+    overrides a Settings field.
     """
 
     def make(
@@ -65,6 +82,7 @@ def make_app(tmp_path: Path) -> AppFactory:
         start_polling: bool = False,
         source: Any = None,
         downloader_factory: Any = None,
+        thumbs_factory: Any = None,
         **changes: Any,
     ) -> SirayApp:
         settings = settings_for(tmp_path, token=token, **changes)
@@ -76,6 +94,7 @@ def make_app(tmp_path: Path) -> AppFactory:
             clock=clock if clock is not None else FakeClock(NOW),
             start_polling=start_polling,
             downloader_factory=downloader_factory,
+            thumbs_factory=thumbs_factory or partial(offline_thumbs, tmp_path / "thumbs"),
         )
         app.animation_level = "none"
         return app
@@ -132,3 +151,16 @@ async def finish_workers(app: SirayApp) -> None:
     others = [w for w in app.workers if w.group != "poller"]
     if others:  # an empty list would mean "every worker" to wait_for_complete
         await app.workers.wait_for_complete(others)
+
+
+async def previews_loaded(pilot: Pilot[Any]) -> None:
+    """Wait until every image preview on the screen has loaded (or failed)."""
+    from siray_tui.ui.widgets.preview import ImagePreview
+
+    for _ in range(3000):  # a generous bound (30 s), not a timing check
+        waiting = [p for p in pilot.app.screen.query(ImagePreview) if p.target and not p.loaded]
+        if not waiting:
+            await pilot.pause()
+            return
+        await pilot.pause(0.01)
+    pytest.fail("an image preview never finished loading")

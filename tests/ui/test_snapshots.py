@@ -16,7 +16,7 @@ from siray_tui.core.poller import AuthFailed, RateLimited
 from siray_tui.ui.columns import SORT_CYCLE
 from siray_tui.ui.screens.add_tasks import AddTasksScreen
 from siray_tui.ui.screens.new_task import NewTaskScreen
-from tests.ui.conftest import AppFactory, ready, select, still, table
+from tests.ui.conftest import AppFactory, previews_loaded, ready, select, still, table
 from tests.ui.fixtures import NOW, every_status, make_task, sample_catalog, sample_request
 
 WIDE = (140, 36)
@@ -50,15 +50,16 @@ def test_details_of_failed_task(snap_compare: Any, make_app: AppFactory) -> None
 
 
 def test_details_of_successful_task(snap_compare: Any, make_app: AppFactory) -> None:
-    """Each output with its own open / download / copy buttons."""
+    """Each output with its own open / download / copy buttons, and under the first three
+    the one-line reason their preview is missing (these outputs cannot be fetched)."""
 
     async def open_details(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
         await select(pilot, "image_a8813a4b4c9")
+        await pilot.press("enter")
+        await previews_loaded(pilot)
 
-    assert snap_compare(
-        make_app(), press=["enter"], terminal_size=(120, 50), run_before=open_details
-    )
+    assert snap_compare(make_app(), terminal_size=(120, 50), run_before=open_details)
 
 
 def test_add_dialog(snap_compare: Any, make_app: AppFactory) -> None:

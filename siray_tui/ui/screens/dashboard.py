@@ -14,6 +14,7 @@ submissions (``n``, ``N``) in :class:`SubmitTasks`.
 | ``n`` / ``N`` | submit a new task / resubmit the selected one (a form) |
 | ``delete`` / ``x`` | remove the selected task; ``u`` undoes |
 | ``enter`` | details of the selected task |
+| ``v`` | preview pane beside the table: the selected task's first image |
 | ``o`` | open the selected task's first output in a browser |
 | ``d`` | download the selected task's outputs |
 | ``c`` | copy the selected task's ID |
@@ -39,7 +40,9 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
+from textual.containers import Horizontal
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input
 
 from siray_tui.config import Settings
@@ -62,6 +65,7 @@ from siray_tui.core.report import format_duration, plural
 from siray_tui.core.retries import retried_as
 from siray_tui.core.session import WatchSession
 from siray_tui.core.text import clean_text, first_line
+from siray_tui.core.thumbs import ThumbResult
 from siray_tui.ui.announce import ANNOUNCE_EVERY, Announcer
 from siray_tui.ui.columns import SORT_CYCLE
 from siray_tui.ui.desktop import DesktopNotices
@@ -78,8 +82,12 @@ from siray_tui.ui.summary import EtaSummary, EtaSweep, SummaryTracker
 from siray_tui.ui.widgets.banner import Banner
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
 from siray_tui.ui.widgets.key_footer import KeyFooter
+from siray_tui.ui.widgets.preview import PreviewPane
 from siray_tui.ui.widgets.summary_bar import SummaryBar, SummaryView
 from siray_tui.ui.widgets.task_table import FLUSH_INTERVAL, TICK_INTERVAL, TaskTable
+
+PREVIEW_DEBOUNCE = 0.2
+"""Seconds the cursor must rest on a row before the preview pane loads its image."""
 
 LARGE_FILE = 1_000_000
 """Bytes of watchlist.json (~1,700 tasks) from which the read's objects are frozen."""
@@ -136,6 +144,7 @@ class DashboardScreen(SubmitTasks):
         self.group = ""
         """The failure group the table is narrowed to (its reason), or empty."""
         """Whether the watchlist has been read (it is read in a thread at mount)."""
+        self._preview_timer: Timer | None = None
 
     # -- building --------------------------------------------------------------------
 
@@ -144,7 +153,9 @@ class DashboardScreen(SubmitTasks):
         yield Banner(id="banner")
         yield SummaryBar(id="summary")
         yield Input(placeholder="filter: ID, label, status or reason", id="filter")
-        yield TaskTable(self.clock, estimator=self.session.estimator, id="tasks")
+        with Horizontal(id="table-row"):
+            yield TaskTable(self.clock, estimator=self.session.estimator, id="tasks")
+            yield PreviewPane(self._thumbnail, id="preview-pane")
         yield DownloadsPanel(id="downloads")
         yield KeyFooter()
 
@@ -433,6 +444,9 @@ class DashboardScreen(SubmitTasks):
         return None
 
     def _update_details(self, applied: Iterable[WatchedTask]) -> None:
+        pane = self.query_one(PreviewPane)
+        if pane.display and any(task.task_id == pane.task_id for task in applied):
+            self._show_preview()
         details = self._details_screen()
         if details is None:
             return
@@ -441,6 +455,35 @@ class DashboardScreen(SubmitTasks):
                 details.show_task(task, self.clock.now())
 
     # -- actions ---------------------------------------------------------------------
+
+    def action_toggle_preview(self) -> None:
+        """``v``: the preview pane beside the table, following the cursor."""
+        pane = self.query_one(PreviewPane)
+        pane.display = not pane.display
+        if pane.display:
+            self._show_preview()
+        else:
+            pane.show_task(None)  # stop a load under way; nothing is fetched while hidden
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self) -> None:
+        """The cursor moved: follow it once it rests (a held arrow key fetches nothing)."""
+        if not self.query_one(PreviewPane).display:
+            return
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        self._preview_timer = self.set_timer(PREVIEW_DEBOUNCE, self._show_preview)
+
+    async def _thumbnail(
+        self, task_id: str, index: int, url: str, width: int, height: int
+    ) -> ThumbResult:
+        # Through the session at call time: its cache (and connections) exist only once
+        # a preview is first asked for.
+        return await self.session.thumbs.thumbnail(task_id, index, url, width, height)
+
+    def _show_preview(self) -> None:
+        self._preview_timer = None
+        self.query_one(PreviewPane).show_task(self._selected())
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:

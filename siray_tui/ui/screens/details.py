@@ -7,7 +7,8 @@ from cleaned strings (never markup), and the raw JSON is ``json.dumps`` with
 
 Whatever the server sent, opening is quick: texts arrive capped (core/limits.py), and
 output rows (three buttons each; 5,000 of them took 50 s and 828 MB) are built a page at
-a time, with a "Show more" button for the next page.
+a time, with a "Show more" button for the next page. The first few image outputs are
+drawn under their rows (:mod:`~siray_tui.ui.widgets.preview`), loaded off the event loop.
 
 | Key | Action |
 | --- | --- |
@@ -31,6 +32,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Static
 
 from siray_tui.core.columns import display_status, format_eta
@@ -40,14 +42,19 @@ from siray_tui.core.limits import DETAILS_OUTPUT_PAGE, DETAILS_RAW_LINE_CHARS, D
 from siray_tui.core.models import WatchedTask, cap_text
 from siray_tui.core.report import format_ago, format_duration
 from siray_tui.core.text import check_url, clean_text, first_line
+from siray_tui.core.thumbs import image_outputs
 from siray_tui.ui.columns import status_style
 from siray_tui.ui.request_view import request_content
 from siray_tui.ui.widgets.media_facts import MediaFacts
+from siray_tui.ui.widgets.preview import ImagePreview
 
 if TYPE_CHECKING:
     from siray_tui.ui.outputs import OutputActions
 
 Part = tuple[str, str] | str
+
+DETAILS_PREVIEWS = 3
+"""Image outputs drawn in details (the first ones); the others keep their buttons only."""
 
 
 def local_time(timestamp: float | None) -> str:
@@ -275,7 +282,8 @@ class DetailsScreen(Screen[None]):
         """Build the next page of output rows, and a button for the one after, if any."""
         start = self._rows_built
         end = min(len(outputs), start + DETAILS_OUTPUT_PAGE)
-        rows = []
+        rows: list[Widget] = []
+        previews = dict(image_outputs(self.shown_task, limit=DETAILS_PREVIEWS))
         for index in range(start + 1, end + 1):
             url = outputs[index - 1]
             try:
@@ -284,6 +292,8 @@ class DetailsScreen(Screen[None]):
             except UnsafeUrlError as exc:
                 refused = first_line(str(exc), 160)
             rows.append(OutputRow(index, url, refused))
+            if refused is None and previews.get(index) == url:
+                rows.append(self._preview(index, url))
         self._rows_built = end
         more = next(iter(box.query("#more-outputs").results(Button)), None)
         box.mount_all(rows, before=more)
@@ -295,6 +305,14 @@ class DetailsScreen(Screen[None]):
             more.label = label
         elif more is not None:
             more.remove()
+
+    def _preview(self, index: int, url: str) -> ImagePreview:
+        """The picture of output ``index``; it starts loading once mounted."""
+        return ImagePreview(
+            self.actions.session.thumbs.thumbnail,
+            initial=(self.shown_task.task_id, index, url),
+            id=f"preview-{index}",
+        )
 
     def _selected_index(self) -> int | None:
         """The number (from 1) of the output whose row holds the focus, else 1; None
