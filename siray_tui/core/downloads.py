@@ -47,17 +47,22 @@ import os
 import re
 import stat
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from types import MappingProxyType
+from pathlib import Path
 from typing import Final, Literal
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from siray_tui import __version__
 from siray_tui.core.errors import DownloadError, InvalidTaskIdError, UnsafeUrlError
+from siray_tui.core.filetypes import (
+    FALLBACK_EXTENSION,
+    FINAL_EXTENSIONS,
+    extension_for,
+    format_size,
+)
 from siray_tui.core.models import validate_task_id
 from siray_tui.core.pool import HttpPoolOwner
 from siray_tui.core.text import check_url, clean_text, first_line
@@ -67,39 +72,7 @@ DEFAULT_MAX_PARALLEL: Final = 4
 MAX_REDIRECTS: Final = 5
 CHUNK_SIZE: Final = 64 * 1024
 PART_SUFFIX: Final = ".part"
-FALLBACK_EXTENSION: Final = "bin"
 USER_AGENT: Final = f"siray-tui/{__version__}"
-
-CONTENT_TYPE_EXTENSIONS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "image/png": "png",
-        "image/jpeg": "jpg",
-        "image/webp": "webp",
-        "image/gif": "gif",
-        "video/mp4": "mp4",
-        "video/webm": "webm",
-        "video/quicktime": "mov",
-        "model/gltf-binary": "glb",
-        "model/gltf+json": "gltf",
-        "model/obj": "obj",
-        "model/stl": "stl",
-        "model/vnd.usdz+zip": "usdz",
-        "application/zip": "zip",
-    }
-)
-"""The content types we name files after; anything else is saved as ``.bin``."""
-
-# Extensions accepted from a URL's path when the content type says nothing useful. FBX
-# has no registered content type: it only ever comes as application/octet-stream.
-_URL_EXTENSIONS: Final[Mapping[str, str]] = MappingProxyType(
-    {ext: ext for ext in CONTENT_TYPE_EXTENSIONS.values()} | {"jpeg": "jpg", "fbx": "fbx"}
-)
-_GENERIC_CONTENT_TYPES: Final = frozenset(
-    {"", "application/octet-stream", "binary/octet-stream", "application/binary"}
-)
-# Every extension a finished download of ours can have: an existing file with one of these
-# is complete (we only ever create it by renaming a finished ``.part``).
-FINAL_EXTENSIONS: Final = (*dict.fromkeys(_URL_EXTENSIONS.values()), FALLBACK_EXTENSION)
 
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _STRIPPED_HEADERS: Final = ("Authorization", "Proxy-Authorization", "Cookie")
@@ -192,41 +165,6 @@ class Head:
     size: int | None
     content_type: str | None
     url: str
-
-
-def extension_for(content_type: str | None, url: str | None = None) -> str:
-    """The file extension (without a dot) for a response, from the allow-list.
-
-    Args:
-        content_type: the ``Content-Type`` header, parameters allowed
-            (``image/png; charset=binary``).
-        url: consulted only when the content type is missing or generic
-            (``application/octet-stream``): its path's extension is used if allow-listed.
-
-    Returns:
-        One of :data:`FINAL_EXTENSIONS`; ``bin`` for anything not recognised.
-    """
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type in CONTENT_TYPE_EXTENSIONS:
-        return CONTENT_TYPE_EXTENSIONS[media_type]
-    if media_type in _GENERIC_CONTENT_TYPES and url:
-        try:
-            path = unquote(urlsplit(url).path)
-        except ValueError:
-            return FALLBACK_EXTENSION
-        suffix = PurePosixPath(path).suffix.lower().lstrip(".")
-        return _URL_EXTENSIONS.get(suffix, FALLBACK_EXTENSION)
-    return FALLBACK_EXTENSION
-
-
-def format_size(size: int) -> str:
-    """``512 B``, ``4.3 KiB``, ``1.2 MiB``: a byte count as people read it."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _content_length(response: httpx.Response) -> int | None:
@@ -701,10 +639,8 @@ class Downloader(HttpPoolOwner):
 
 
 __all__ = [
-    "CONTENT_TYPE_EXTENSIONS",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PARALLEL",
-    "FINAL_EXTENSIONS",
     "MAX_REDIRECTS",
     "DownloadProgress",
     "DownloadResult",
@@ -713,6 +649,4 @@ __all__ = [
     "Head",
     "OutputRef",
     "ProgressCallback",
-    "extension_for",
-    "format_size",
 ]

@@ -23,7 +23,7 @@ import struct
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from siray_tui.core.downloads import FALLBACK_EXTENSION, extension_for, format_size
+from siray_tui.core.filetypes import FALLBACK_EXTENSION, extension_for, format_size
 from siray_tui.core.report import plural
 from siray_tui.core.text import clean_text, first_line
 

@@ -1,36 +1,16 @@
-"""The poll scheduler: which task to query when, and what its answer (or failure) means.
+"""The poller: which task to query when, and what its answer (or failure) means.
 
-One :class:`Poller` watches many tasks with a single asyncio loop (:meth:`Poller.run`). It
-keeps a heap of due times on the monotonic clock rather than a sleeping coroutine per
-task, so a watchlist of thousands costs one timer, and an idle poller (every task final,
-or polling paused) sleeps until something wakes it: its CPU use is nil.
+One :class:`Poller` watches many tasks with a single asyncio loop (:meth:`Poller.run`)
+and a queue of due times on the monotonic clock (``core/schedule.py``), not a coroutine
+per task: thousands of tasks cost one timer, and an idle poller sleeps (CPU nil). The
+policy, rule by rule, is in docs/architecture.md ("Where each policy lives").
 
-The policy (docs/architecture.md, "Where each policy lives"):
-
-* a new task is polled at once, then every ``interval_for(kind)`` seconds (3D tasks
-  slower) with +/- ``jitter`` (a batch added together spreads out); SUCCESS and FAILURE
-  are never polled again unless :meth:`Poller.refresh` asks; an UNKNOWN status keeps
-  being polled;
-* given a :class:`~siray_tui.core.policy.FinishForecast`, the rate cap becomes a budget
-  spent where a change is most likely: tasks near their expected finish first, the rest
-  kept at most ``max_staleness`` old, or sharing evenly what is left (``core/schedule.py``
-  decides when and in which order; this module decides whether a poll may start);
-* at most ``concurrency`` requests in flight, at most ``rate`` started in any one-second
-  window, and never two polls of one task at once;
-* 429 pauses every task for ``Retry-After`` (or a doubling backoff when the server gave
-  none); 5xx, timeouts, dropped connections and unusable bodies back off that task only,
-  keeping its last good state; 401/403 stops all polling until :meth:`Poller.resume`;
-  404 marks the task not found, after trying the other endpoint for an ``auto`` ID.
-
-The poller turns errors into task state and events; it never raises them. Consumers get
-events through a callback (``on_event``) or :meth:`Poller.events`; every task in an
-event is a copy, so a consumer on another thread never sees it change. Observations are
-written to an optional store at most once per ``persist_every`` seconds, in a worker
-thread, so the event loop never waits on ``fsync``.
-
-All methods except :meth:`Poller.run`, :meth:`Poller.flush` and :meth:`Poller.events`
-are plain functions meant to be called on the event loop's thread (from a Textual async
-worker, a CLI coroutine, or an event callback); they never block.
+Errors become task state and events; the poller never raises them. Consumers get events
+through ``on_event`` or :meth:`Poller.events`, each task in an event a copy. Observations
+are saved to an optional store at most once per ``persist_every`` seconds, in a worker
+thread, so the event loop never waits on ``fsync``. All methods but :meth:`Poller.run`,
+:meth:`Poller.flush` and :meth:`Poller.events` are plain calls for the loop's thread that
+never block.
 """
 
 from __future__ import annotations

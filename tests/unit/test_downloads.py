@@ -10,14 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from siray_tui.core.downloads import (
-    CONTENT_TYPE_EXTENSIONS,
-    FINAL_EXTENSIONS,
-    Downloader,
-    DownloadProgress,
-    DownloadResult,
-    extension_for,
-)
+from siray_tui.core.downloads import Downloader, DownloadProgress, DownloadResult
+from siray_tui.core.filetypes import CONTENT_TYPE_EXTENSIONS, FINAL_EXTENSIONS, extension_for
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 56
 Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
