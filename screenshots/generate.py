@@ -104,7 +104,12 @@ async def open_new_task(pilot: Any) -> None:
     form.query_one("#new-model", Input).value = "flux"
 
 
-async def shoot_demo(size: tuple[int, int] = (150, 44), seconds: float = 3.0) -> Path:
+async def shoot_demo(
+    name: str = "demo",
+    size: tuple[int, int] = (150, 44),
+    seconds: float = 3.0,
+    step: Step | None = None,
+) -> Path:
     """The live demo (simulator, polling) after a few seconds: not deterministic."""
     from siray_tui.config import Settings
     from siray_tui.demo import start_demo
@@ -115,11 +120,42 @@ async def shoot_demo(size: tuple[int, int] = (150, 44), seconds: float = 3.0) ->
         async with app.run_test(size=size) as pilot:
             await _ready(app, pilot)
             await pilot.pause(seconds)
+            if step is not None:
+                await step(pilot)
             svg = app.export_screenshot(title="siray-tui --demo")
             await app.action_quit()
-    path = HERE / "demo.svg"
+    path = HERE / f"{name}.svg"
     path.write_text(svg, encoding="utf-8")
     return path
+
+
+def _finished_image(app: SirayApp) -> str:
+    """A finished image task of the demo (one with outputs to draw)."""
+    for task in app.dashboard.table.tasks.values():
+        if task.kind.value == "image" and task.state is not None and task.state.outputs:
+            return task.task_id
+    raise RuntimeError("the demo has no finished image task yet")
+
+
+async def open_preview(pilot: Any) -> None:
+    """Details of a finished image task, its outputs drawn as half-blocks."""
+    table = pilot.app.dashboard.table
+    table.move_cursor(row=table.get_row_index(_finished_image(pilot.app)), animate=False)
+    await pilot.press("enter")
+    await pilot.pause(3.0)
+
+
+async def open_preview_pane(pilot: Any) -> None:
+    """The ``v`` pane beside the table, on a finished image task."""
+    table = pilot.app.dashboard.table
+    table.move_cursor(row=table.get_row_index(_finished_image(pilot.app)), animate=False)
+    await pilot.press("v")
+    await pilot.pause(3.0)
+
+
+async def open_stats(pilot: Any) -> None:
+    await pilot.press("t")
+    await pilot.pause(0.5)
 
 
 async def main() -> None:
@@ -131,6 +167,9 @@ async def main() -> None:
         await shoot("add", (120, 34), open_add),
         await shoot("new-task", (110, 50), open_new_task),
         await shoot("no-token", (140, 24), None, token=False),
+        await shoot("stats", (130, 40), open_stats),
+        await shoot_demo("preview", (130, 48), 4.0, open_preview),
+        await shoot_demo("preview-pane", (160, 40), 4.0, open_preview_pane),
     ]
     for svg in shots:
         line = f"wrote {svg.relative_to(HERE.parent)}"

@@ -296,17 +296,13 @@ def _eta_sort(estimator: Estimator) -> SortKey:
     return lambda task, now: _value(estimator.eta_seconds(task, now))
 
 
-def _model(task: WatchedTask) -> str | None:
-    return task.request.model if task.request else None
-
-
 def _model_cells(view: TaskView) -> CellSpec:
-    model = _model(view.task)
+    model = view.task.model
     # the part after the vendor's slash tells models apart in a narrow cell
     return ((model.rsplit("/", 1)[-1], "") if model else ("-", "dim"),)
 
 
-REQUEST_FIELDS: Final[tuple[Field, ...]] = (Field("model", lambda view: _model(view.task)),)
+REQUEST_FIELDS: Final[tuple[Field, ...]] = (Field("model", lambda view: view.task.model),)
 """The ``--json`` fields from the stored request (null for a task added by ID); the
 ``model`` column brings them."""
 
@@ -416,8 +412,8 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "model",
         18,
         cells=_model_cells,
-        plain=lambda view: _model(view.task) or "-",
-        sort_key=lambda task, now: _value(_model(task)),
+        plain=lambda view: view.task.model or "-",
+        sort_key=lambda task, now: _value(task.model),
         fields=REQUEST_FIELDS,
         drop=1,  # ties with "out" and goes first (earlier in the list): a nice-to-have
     ),

@@ -52,18 +52,9 @@ SLOW_QUEUE: Final = "slow queue"
 _RUNNING_STATUSES: Final = frozenset({TaskStatus.IN_PROGRESS})
 
 
-def model_of(task: WatchedTask) -> str | None:
-    """The model a task was submitted with, or None when unknown.
-
-    Tasks added by ID carry no model; once the watchlist keeps the request of a task
-    siray-tui submitted, this reads it. Until then, every task is grouped by its kind.
-    """
-    return None
-
-
 def group_of(task: WatchedTask) -> str:
     """The key a task's samples are kept under: ``model:<name>``, else ``kind:<kind>``."""
-    model = model_of(task)
+    model = task.model
     return f"model:{model}" if model else f"kind:{task.kind.value}"
 
 
@@ -257,7 +248,7 @@ class Estimator:
 
     def _group(self, task: WatchedTask) -> _Samples | None:
         samples = self._samples.get(group_of(task))
-        if samples is None and model_of(task) is not None:
+        if samples is None and task.model is not None:
             samples = self._samples.get(f"kind:{task.kind.value}")
         return samples
 
@@ -379,5 +370,4 @@ __all__ = [
     "Estimator",
     "EtaInfo",
     "group_of",
-    "model_of",
 ]

@@ -507,6 +507,12 @@ class WatchedTask:
         """SUCCESS or FAILURE: never polled again unless refreshed."""
         return self.state is not None and self.state.status.is_final
 
+    @property
+    def model(self) -> str | None:
+        """The model it was submitted with (from its stored request); None for a task
+        added by ID."""
+        return self.request.model if self.request is not None else None
+
     def copy(self) -> WatchedTask:
         """A copy that can be handed to another owner (the poller, a thread, an undo).
 

@@ -56,16 +56,6 @@ class Latency:
         return cls(percentile(ordered, 0.5), percentile(ordered, 0.95), len(ordered))
 
 
-def model_of(task: WatchedTask) -> str | None:
-    """The model a task was submitted with, or None when unknown.
-
-    Always None for now: a task added by its ID carries no model. Tasks that siray-tui
-    submits will keep their request (model included) on the watchlist; reading it here is
-    the one change the stats need then.
-    """
-    return None
-
-
 def finished_at(task: WatchedTask) -> float | None:
     """When a final task ended: the server's finish time, else when we first saw it final
     (the last status change), else its last poll. None for an unfinished task."""
@@ -377,7 +367,7 @@ def compute_stats(tasks: Iterable[WatchedTask], now: float, buckets: int = BUCKE
     for task in items:
         sample = _ended(task, now)
         _tally(kinds, task.kind.value).add(sample)
-        _tally(models, model_of(task) or UNKNOWN_MODEL).add(sample)
+        _tally(models, task.model or UNKNOWN_MODEL).add(sample)
     ends = [finished_at(task) for task in items]
     kind_order = [kind.value for kind in TaskKind]
     by_kind = tuple(

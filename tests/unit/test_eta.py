@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siray_tui.core import eta
-from siray_tui.core.eta import SLOW_QUEUE, STALLED, Estimator, model_of
-from siray_tui.core.models import TaskKind, TaskState, TaskStatus, WatchedTask
+from siray_tui.core.eta import SLOW_QUEUE, STALLED, Estimator
+from siray_tui.core.models import TaskKind, TaskRequest, TaskState, TaskStatus, WatchedTask
 
 T0 = 1_763_000_000.0
 
@@ -55,8 +53,11 @@ def teach(
         estimator.observe(done, T0 + 1000)
 
 
-def test_model_of_is_unknown_for_tasks_added_by_id() -> None:
-    assert model_of(task("a", TaskStatus.QUEUED)) is None
+def test_the_model_comes_from_the_stored_request() -> None:
+    assert task("a", TaskStatus.QUEUED).model is None  # added by ID
+    submitted = task("b", TaskStatus.QUEUED)
+    submitted.request = TaskRequest(TaskKind.IMAGE, "vendor/m1", "a fox")
+    assert submitted.model == "vendor/m1"
 
 
 def test_observe_is_idempotent_for_a_finished_task() -> None:
@@ -309,17 +310,16 @@ def test_never_raises_never_nan_or_inf(
             assert info.seconds is None or math.isfinite(info.seconds)
 
 
-def test_a_model_with_one_sample_else_its_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once tasks carry their model (here: the label stands in for it), a model's own
-    times win, even from one sample; a model never seen falls back on its kind."""
-    monkeypatch.setattr(eta, "model_of", lambda task: task.label or None)
+def test_a_model_with_one_sample_else_its_kind() -> None:
+    """A model's own times win, even from one sample; a model never seen falls back on
+    its kind's."""
     estimator = Estimator()
-    teach(estimator, [100.0, 100.0])  # no model: the kind's times
+    teach(estimator, [100.0, 100.0])  # added by ID, no model: the kind's times
     fast = task("m1done", TaskStatus.SUCCESS, progress=100, start=T0 + 10, finish=T0 + 50)
-    fast.label = "m1"
+    fast.request = TaskRequest(TaskKind.IMAGE, "m1", "p")
     estimator.observe(fast, T0 + 60)
     for label, run in (("m1", 40.0), ("m2", 100.0)):
         queued = task(f"q{label}", TaskStatus.IN_PROGRESS, start=T0)
-        queued.label = label
+        queued.request = TaskRequest(TaskKind.IMAGE, label, "p")
         estimator.observe(queued, T0 + 1)
         assert estimator.expected_finish(queued, T0 + 1) == T0 + run

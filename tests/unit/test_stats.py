@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from siray_tui.core.models import TaskKind
+from siray_tui.core.models import TaskKind, TaskRequest
 from siray_tui.core.stats import (
     NO_REASON,
     UNKNOWN_MODEL,
     compute_stats,
     failure_groups,
-    model_of,
     normalise_reason,
     timeline,
 )
@@ -108,12 +107,17 @@ def test_numbers_on_a_small_known_set() -> None:
     assert (image.run.median, image.run.p95) == (50, 100)
     assert (video.name, video.tasks, video.success_rate) == ("video", 1, 0.0)
     assert (video.queue.median, video.run.p95) == (7, 30)
-    # no task carries its model yet: every one is "(unknown)"
+    # added by ID, no task carries its model: every one is "(unknown)"
     (model,) = stats.by_model
     assert (model.name, model.tasks, model.succeeded, model.failed) == (UNKNOWN_MODEL, 12, 7, 4)
     # eleven finished: queue 1..10 and 7, run 10..100 and 30; p50 is the 6th of each
     assert (model.queue.median, model.queue.p95, model.queue.count) == (6, 10, 11)
     assert (model.run.median, model.run.p95) == (50, 100)
+    # submitted ones are counted under the model of their stored request
+    for submitted in tasks[:3]:
+        submitted.request = TaskRequest(TaskKind.IMAGE, "vendor/seedream", "p")
+    by_model = {group.name: group for group in compute_stats(tasks, NOW).by_model}
+    assert by_model["vendor/seedream"].tasks == 3 and by_model[UNKNOWN_MODEL].tasks == 9
 
 
 def test_a_kind_without_ended_tasks_has_no_rate() -> None:
@@ -124,7 +128,7 @@ def test_a_kind_without_ended_tasks_has_no_rate() -> None:
 
 
 def test_model_of_is_none_for_tasks_added_by_id() -> None:
-    assert all(model_of(task) is None for task in every_status())
+    assert all(task.model is None for task in every_status())
 
 
 def test_timeline_buckets_over_the_time_range() -> None:
