@@ -99,6 +99,8 @@ class Outcome:
     simulated_seconds: float
     unasked: list[float]  # latencies of the tasks that finished before their first poll
     failures: list[float]  # latencies of the failed tasks
+    tasks: list[SimTask]  # in the order of ``latencies``
+    start: float  # Unix time the first task was submitted
 
     def quantile(self, q: float) -> float:
         return quantile(self.latencies, q)
@@ -110,16 +112,21 @@ async def settle() -> None:
 
 
 async def watch(
-    make_tasks: Callable[[Scenario], list[SimTask]],
+    make_tasks: Callable[[Scenario], Callable[[int], SimTask]],
+    count: int,
     scenario_args: dict[str, object],
     policy: PollPolicy,
     forecast: FinishForecast | None,
     seed: int,
+    spacing: float = 0.0,
 ) -> Outcome:
-    """Poll a fresh scenario's tasks until every one was seen final."""
+    """Poll a fresh scenario's ``count`` tasks until every one was seen final; the
+    ``i``-th is submitted (and added to the poller, which asks a new task at once)
+    ``i * spacing`` seconds after the start."""
     clock = FakeClock()
     scenario = Scenario(seed, clock=clock.now, **scenario_args)  # type: ignore[arg-type]
-    tasks = make_tasks(scenario)
+    make_task = make_tasks(scenario)
+    tasks: list[SimTask] = []
     source = ScenarioSource(scenario, clock)
     seen: dict[str, float] = {}
 
@@ -135,16 +142,29 @@ async def watch(
         on_event=on_event,
         forecast=forecast,
     )
-    start = clock.now()
-    poller.add(WatchedTask(t.task_id, kind=TaskKind(t.kind), added_at=start) for t in tasks)
+    start, origin = clock.now(), clock.monotonic()
+
+    def submit_due() -> None:
+        new: list[SimTask] = []
+        while len(tasks) < count and origin + len(tasks) * spacing <= clock.monotonic():
+            task = make_task(len(tasks))
+            tasks.append(task)
+            new.append(task)
+        poller.add(WatchedTask(t.task_id, kind=TaskKind(t.kind), added_at=clock.now()) for t in new)
+
+    submit_due()
     runner = asyncio.create_task(poller.run())
     while True:
         await settle()
-        if len(seen) == len(tasks):
+        if len(seen) == count:
             break
         deadline = clock.next_deadline()
-        assert deadline is not None, f"idle with {len(tasks) - len(seen)} tasks unseen"
+        if len(tasks) < count:
+            arrival = origin + len(tasks) * spacing
+            deadline = arrival if deadline is None else min(deadline, arrival)
+        assert deadline is not None, f"idle with {count - len(seen)} tasks unseen"
         clock.advance(max(0.0, deadline - clock.monotonic()))
+        submit_due()
     poller.stop()
     await runner
     latencies = [seen[t.task_id] - t.finished_at for t in tasks]
@@ -159,37 +179,26 @@ async def watch(
             if source.first_asked[t.task_id] >= t.finished_at
         ],
         [seen[t.task_id] - t.finished_at for t in tasks if t.outcome == "failure"],
+        tasks,
+        start,
     )
 
 
-def batch(count: int) -> Callable[[Scenario], list[SimTask]]:
-    """``count`` tasks submitted now, every trait drawn by the scenario."""
-
-    def make(scenario: Scenario) -> list[SimTask]:
-        rng = random.Random(scenario.seed)
-        return [scenario.submit("image" if rng.random() < 0.6 else "video") for _ in range(count)]
-
-    return make
+def drawn(scenario: Scenario) -> Callable[[int], SimTask]:
+    """Tasks submitted when called, 60% images, every trait drawn by the scenario."""
+    rng = random.Random(scenario.seed)
+    return lambda _: scenario.submit("image" if rng.random() < 0.6 else "video")
 
 
-def short_lifecycles(count: int) -> Callable[[Scenario], list[SimTask]]:
+def short_lifecycles(scenario: Scenario) -> Callable[[int], SimTask]:
     """bench/poll.py (b)'s tasks: the same specs from the same seed."""
+    rng = random.Random(5)
 
-    def make(scenario: Scenario) -> list[SimTask]:
-        rng = random.Random(5)
-        specs = [
-            (
-                "image" if i % 2 else "video",
-                rng.uniform(1.0, 3.0),
-                rng.uniform(2.0, 6.0),
-                "failure" if i % 5 == 0 else "success",
-            )
-            for i in range(count)
-        ]
-        return [
-            scenario.add_task(kind, queue_s=queue, run_s=run, outcome=outcome)  # type: ignore[arg-type]
-            for kind, queue, run, outcome in specs
-        ]
+    def make(i: int) -> SimTask:
+        kind = "image" if i % 2 else "video"
+        queue, run = rng.uniform(1.0, 3.0), rng.uniform(2.0, 6.0)
+        outcome = "failure" if i % 5 == 0 else "success"
+        return scenario.add_task(kind, queue_s=queue, run_s=run, outcome=outcome)  # type: ignore[arg-type]
 
     return make
 
@@ -223,14 +232,14 @@ def verdict(ok: bool) -> str:
 async def main(args: argparse.Namespace) -> None:
     default = PollPolicy()
     big = {"queue_seconds": (3.0, 60.0), "run_seconds": (20.0, 300.0), "failure_rate": 0.2}
-    even = await watch(batch(args.tasks), big, default, None, args.seed)
-    budget = await watch(batch(args.tasks), big, default, make_forecast(), args.seed)
+    even = await watch(drawn, args.tasks, big, default, None, args.seed)
+    budget = await watch(drawn, args.tasks, big, default, make_forecast(), args.seed)
 
     small_policy = PollPolicy(interval=1.0, concurrency=8, rate=100.0)
     small = {"queue_seconds": (1.0, 3.0), "run_seconds": (2.0, 6.0)}
-    small_even = await watch(short_lifecycles(40), small, small_policy, None, args.seed)
+    small_even = await watch(short_lifecycles, 40, small, small_policy, None, args.seed)
     small_budget = await watch(
-        short_lifecycles(40), small, small_policy, make_forecast(), args.seed
+        short_lifecycles, 40, small, small_policy, make_forecast(), args.seed
     )
     cost_small = min(queue_cost(1_000, 20_000) for _ in range(3))
     cost_big = min(queue_cost(10_000, 20_000) for _ in range(3))
