@@ -560,7 +560,9 @@ class Poller:
         if forecast is not None:
             forecast.observe(task, wall)  # first, so the plan below counts this answer
         if not state.status.is_final:
-            planned = plan(self.policy, forecast, task, wall, self._rng)
+            planned = plan(
+                self.policy, forecast, task, wall, self._rng, interval=self.policy.interval
+            )
             promote = planned.promote_in
             self._schedule(
                 task.task_id,

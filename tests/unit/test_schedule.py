@@ -289,8 +289,27 @@ def test_plan(status: str, ahead: float, expected: tuple[float, Urgency, float |
     task = WatchedTask("image_a")
     task.observe(state("image_a", status, 50), at=1_000.0)
     rng = random.Random(1)
-    planned = plan(policy(jitter=0.0), forecast, task, 1_100.0, rng)  # 100 s old
+    planned = plan(policy(jitter=0.0), forecast, task, 1_100.0, rng, interval=4.0)  # 100 s old
     assert (planned.delay, planned.urgency, planned.promote_in) == expected
+
+
+@pytest.mark.parametrize(
+    ("ahead", "expected"),
+    [
+        (2.0, (8.0, Urgency.NEAR)),  # not sooner than the interval given
+        (-10.0, (8.0, Urgency.NEAR)),  # overdue: every interval given
+        (-35.0, (8.0, Urgency.NEAR)),  # ...while overdue by less than max_staleness
+    ],
+)
+def test_plan_uses_the_interval_it_is_given(ahead: float, expected: tuple[float, Urgency]) -> None:
+    # The caller picks the interval (e.g. one per kind), not the policy's own.
+    forecast = StubForecast()
+    forecast.finish["image_a"] = lambda now: now + ahead
+    task = WatchedTask("image_a")
+    task.observe(state("image_a", "IN_PROGRESS", 50), at=1_000.0)
+    slow = policy(jitter=0.0, interval=4.0, max_staleness=40.0)
+    planned = plan(slow, forecast, task, 1_100.0, random.Random(1), interval=8.0)
+    assert (planned.delay, planned.urgency) == expected
 
 
 def test_due_queue_stale_entries_stay_bounded() -> None:
