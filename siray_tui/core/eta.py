@@ -7,7 +7,9 @@ first seen). From those it answers, for one task at one moment:
 
 * :meth:`Estimator.expected_finish`: a running task's finish extrapolated from its
   progress and start time, blended with the usual run time of its model or kind while
-  the progress is low or absent; a queued task's from the usual queue and run times.
+  the progress is low or absent (usual among the tasks that ran at least as long as it
+  has: the first to finish are the short ones); a queued task's from the usual queue
+  and run times.
 * :meth:`Estimator.stall`: ``"stalled"`` when a running task's progress has not moved for
   ``max(60 s, 3 x its usual gap between changes)``; ``"slow queue"`` when a task has
   waited longer than the p95 queue time of its model or kind (once 5 are known). Both
@@ -21,6 +23,7 @@ in the future), the answers are finite numbers or None, never an exception.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -93,6 +96,7 @@ class _Samples:
     queue: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
     run: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
     _stats: tuple[float | None, float | None, float | None] | None = None
+    _runs: list[float] | None = None  # run times in order, for run_beyond
 
     def add(self, queue: float | None, run: float | None) -> None:
         if queue is not None:
@@ -100,6 +104,22 @@ class _Samples:
         if run is not None:
             self.run.append(run)
         self._stats = None
+        self._runs = None
+
+    def run_beyond(self, elapsed: float) -> float | None:
+        """The median run time of the tasks that ran longer than ``elapsed``; None when
+        none did. The first tasks of a batch to finish are its short ones, so the plain
+        median says a long task is about to end long after it has passed it."""
+        if self._runs is None:
+            self._runs = sorted(self.run)
+        runs = self._runs
+        first = bisect.bisect_right(runs, elapsed)
+        if first == len(runs):
+            return None
+        middle = first + (len(runs) - first) // 2
+        if (len(runs) - first) % 2:
+            return runs[middle]
+        return (runs[middle - 1] + runs[middle]) / 2
 
     def stats(self) -> tuple[float | None, float | None, float | None]:
         """(median queue, median run, p95 queue or None below 5 samples)."""
@@ -212,11 +232,15 @@ class Estimator:
             samples = self._samples[key] = _Samples()
         samples.add(queue, run)
 
-    def known(self, task: WatchedTask) -> tuple[float | None, float | None, float | None]:
-        """(median queue, median run, p95 queue) for the task's model, else its kind."""
+    def _samples_of(self, task: WatchedTask) -> _Samples | None:
         samples = self._samples.get(group_of(task))
         if samples is None and model_of(task) is not None:
             samples = self._samples.get(f"kind:{task.kind.value}")
+        return samples
+
+    def known(self, task: WatchedTask) -> tuple[float | None, float | None, float | None]:
+        """(median queue, median run, p95 queue) for the task's model, else its kind."""
+        samples = self._samples_of(task)
         return samples.stats() if samples is not None else (None, None, None)
 
     # -- answers -------------------------------------------------------------------------
@@ -268,11 +292,15 @@ class Estimator:
                 by_progress = max(0.0, seen - start) * 100.0 / progress
             if by_progress is None:
                 total = usual_run
-            elif usual_run is None:
-                total = by_progress
             else:
-                weight = min(1.0, (progress or 0) / FULL_TRUST_PROGRESS)
-                total = weight * by_progress + (1.0 - weight) * usual_run
+                # the usual run of the tasks that ran at least as long as this one has
+                samples = self._samples_of(task)
+                usual = samples.run_beyond(seen - start) if samples is not None else None
+                if usual is None:
+                    total = by_progress
+                else:
+                    weight = min(1.0, (progress or 0) / FULL_TRUST_PROGRESS)
+                    total = weight * by_progress + (1.0 - weight) * usual
             return None if total is None else _finite(start + total)
         usual_queue, usual_run, _ = self.known(task)
         if usual_run is None:
