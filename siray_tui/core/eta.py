@@ -7,7 +7,9 @@ first seen). From those it answers, for one task at one moment:
 
 * :meth:`Estimator.expected_finish`: a running task's finish extrapolated from its
   progress and start time, blended with the usual run time of its model or kind while
-  the progress is low or absent; a queued task's from the usual queue and run times.
+  the progress is low or absent (usual among the tasks that ran at least as long as it
+  has: the first to finish are the short ones); a queued task's from the usual queue
+  and run times.
 * :meth:`Estimator.stall`: ``"stalled"`` when a running task's progress has not moved for
   ``max(60 s, 3 x its usual gap between changes)``; ``"slow queue"`` when a task has
   waited longer than the p95 queue time of its model or kind (once 5 are known). Both
@@ -21,6 +23,7 @@ in the future), the answers are finite numbers or None, never an exception.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -85,6 +88,7 @@ class _Samples:
     queue: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
     run: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
     _stats: tuple[float | None, float | None, float | None] | None = None
+    _runs: list[float] | None = None  # run times in order, for run_beyond
 
     def add(self, queue: float | None, run: float | None) -> None:
         if queue is not None:
@@ -92,6 +96,22 @@ class _Samples:
         if run is not None:
             self.run.append(run)
         self._stats = None
+        self._runs = None
+
+    def run_beyond(self, elapsed: float) -> float | None:
+        """The median run time of the tasks that ran longer than ``elapsed``; None when
+        none did. The first tasks of a batch to finish are its short ones, so the plain
+        median says a long task is about to end long after it has passed it."""
+        if self._runs is None:
+            self._runs = sorted(self.run)
+        runs = self._runs
+        first = bisect.bisect_right(runs, elapsed)
+        if first == len(runs):
+            return None
+        middle = first + (len(runs) - first) // 2
+        if (len(runs) - first) % 2:
+            return runs[middle]
+        return (runs[middle - 1] + runs[middle]) / 2
 
     def stats(self) -> tuple[float | None, float | None, float | None]:
         """(median queue, median run, p95 queue or None below 5 samples)."""
@@ -168,6 +188,8 @@ class _Plan:
     """Running: when it started (by the server's clock, else ours; never in the future)."""
     by_progress: float | None
     """Running: the whole run time, extrapolated from the progress."""
+    elapsed: float
+    """Running: how long it had run when its progress was last seen to change."""
     weight: float
     """Running: how much ``by_progress`` counts against the usual run time (0..1)."""
     stall_after: float | None
@@ -287,6 +309,7 @@ class Estimator:
             self._running(task),
             start=now,
             by_progress=None,
+            elapsed=0.0,
             weight=0.0,
             stall_after=None,
             since=now,
@@ -299,6 +322,7 @@ class Estimator:
             plan.start = start = min(start, now)
             progress = state.progress
             seen = min(last[1], now) if last is not None and last[0] == progress else now
+            plan.elapsed = max(0.0, seen - start)
             if progress is not None and progress > 0:
                 # the run so far, scaled up: measured to when this value was first seen,
                 # so the answer holds still between two polls instead of drifting
@@ -321,10 +345,13 @@ class Estimator:
             by_progress = plan.by_progress
             if by_progress is None:
                 total = usual_run
-            elif usual_run is None:
-                total = by_progress
             else:
-                total = plan.weight * by_progress + (1.0 - plan.weight) * usual_run
+                # the usual run of the tasks that ran at least as long as this one has
+                usual = plan.samples.run_beyond(plan.elapsed) if plan.samples else None
+                if usual is None:
+                    total = by_progress
+                else:
+                    total = plan.weight * by_progress + (1.0 - plan.weight) * usual
             return None if total is None else _finite(plan.start + total)
         if usual_run is None:
             return None

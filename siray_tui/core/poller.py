@@ -8,9 +8,8 @@ policy, rule by rule, is in docs/architecture.md ("Where each policy lives").
 Errors become task state and events; the poller never raises them. Consumers get events
 through ``on_event`` or :meth:`Poller.events`, each task in an event a copy. Observations
 are saved to an optional store at most once per ``persist_every`` seconds, in a worker
-thread, so the event loop never waits on ``fsync``. All methods but :meth:`Poller.run`,
-:meth:`Poller.flush` and :meth:`Poller.events` are plain calls for the loop's thread that
-never block.
+thread, so the event loop never waits on ``fsync``. Methods but ``run``, ``flush`` and
+``events`` are plain calls for the loop's thread, and never block.
 """
 
 from __future__ import annotations
@@ -541,7 +540,8 @@ class Poller:
         if forecast is not None:
             forecast.observe(task, wall)  # first, so the plan below counts this answer
         if not state.status.is_final:
-            planned = plan(self.policy, forecast, task, wall, self._rng)
+            interval = self.policy.interval_for(task.kind)
+            planned = plan(self.policy, forecast, task, wall, self._rng, interval=interval)
             promote = planned.promote_in
             self._schedule(
                 task.task_id,

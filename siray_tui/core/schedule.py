@@ -111,10 +111,13 @@ def plan(
     task: WatchedTask,
     now: float,
     rng: random.Random,
+    *,
+    interval: float,
 ) -> Plan:
     """When ``task`` (unfinished, just answered) is worth asking again, and how urgent
-    that poll is. ``now`` is Unix seconds; ``forecast`` has already seen the answer."""
-    interval = policy.interval_for(task.kind)  # 3D tasks are asked less often
+    that poll is. ``now`` is Unix seconds; ``forecast`` has already seen the answer.
+    ``interval`` is the task's own (the caller's to choose: the policy's, or one per
+    kind), so the scheduler need not know how intervals are set."""
     if forecast is None:
         return Plan(_jittered(policy, interval, rng), Urgency.FAR)
     staleness = max(policy.max_staleness, interval)

@@ -90,6 +90,25 @@ def test_low_progress_blends_with_the_usual_run_time() -> None:
     assert estimator.expected_finish(running, T0 + 2) == T0 + 0.2 * 20 + 0.8 * 100
 
 
+def test_low_progress_blends_only_with_the_runs_longer_than_its_own() -> None:
+    # The first tasks of a batch to finish are its short ones: their median says
+    # nothing of a task that has already outrun them all but one.
+    estimator = Estimator()
+    teach(estimator, [30.0, 30.0, 30.0, 200.0, 300.0])
+    running = task("r", TaskStatus.IN_PROGRESS, progress=10, start=T0)
+    estimator.observe(running, T0 + 40)
+    # progress alone says 400 s; the runs longer than 40 s have a median of 250 s
+    assert estimator.expected_finish(running, T0 + 40) == T0 + 0.2 * 400 + 0.8 * 250
+
+
+def test_a_run_longer_than_any_seen_trusts_its_progress_alone() -> None:
+    estimator = Estimator()
+    teach(estimator, [30.0])
+    running = task("r", TaskStatus.IN_PROGRESS, progress=10, start=T0)
+    estimator.observe(running, T0 + 40)
+    assert estimator.expected_finish(running, T0 + 40) == T0 + 400
+
+
 def test_absent_or_zero_progress_uses_the_usual_run_time() -> None:
     estimator = Estimator()
     teach(estimator, [100.0])

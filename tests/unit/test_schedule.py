@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
+from siray_tui.core.eta import Estimator
 from siray_tui.core.models import TaskKind, TaskState, WatchedTask
 from siray_tui.core.poller import PollPolicy
 from siray_tui.core.schedule import DueQueue, Urgency, plan
@@ -289,8 +290,65 @@ def test_plan(status: str, ahead: float, expected: tuple[float, Urgency, float |
     task = WatchedTask("image_a")
     task.observe(state("image_a", status, 50), at=1_000.0)
     rng = random.Random(1)
-    planned = plan(policy(jitter=0.0), forecast, task, 1_100.0, rng)  # 100 s old
+    planned = plan(policy(jitter=0.0), forecast, task, 1_100.0, rng, interval=4.0)  # 100 s old
     assert (planned.delay, planned.urgency, planned.promote_in) == expected
+
+
+@pytest.mark.parametrize(
+    ("ahead", "expected"),
+    [
+        (2.0, (8.0, Urgency.NEAR)),  # not sooner than the interval given
+        (-10.0, (8.0, Urgency.NEAR)),  # overdue: every interval given
+        (-35.0, (8.0, Urgency.NEAR)),  # ...while overdue by less than max_staleness
+    ],
+)
+def test_plan_uses_the_interval_it_is_given(ahead: float, expected: tuple[float, Urgency]) -> None:
+    # The caller picks the interval (e.g. one per kind), not the policy's own.
+    forecast = StubForecast()
+    forecast.finish["image_a"] = lambda now: now + ahead
+    task = WatchedTask("image_a")
+    task.observe(state("image_a", "IN_PROGRESS", 50), at=1_000.0)
+    slow = policy(jitter=0.0, interval=4.0, max_staleness=40.0)
+    planned = plan(slow, forecast, task, 1_100.0, random.Random(1), interval=8.0)
+    assert (planned.delay, planned.urgency) == expected
+
+
+def test_a_long_run_is_next_asked_at_its_own_pace_not_the_short_runs_seen_so_far() -> None:
+    # The first tasks of a batch to finish are its short ones; a task that has outrun
+    # them all is not asked near their finish time (a wasted poll) but near its own.
+    estimator = Estimator()
+    short = WatchedTask("image_short")
+    short.observe(
+        TaskState.from_payload(
+            {
+                "code": "success",
+                "data": {
+                    "status": "SUCCESS",
+                    "progress": "100%",
+                    "submit_time": 900,
+                    "start_time": 910,
+                    "finish_time": 940,
+                },
+            },
+            task_id="image_short",
+        ),
+        at=950.0,
+    )
+    estimator.observe(short, 950.0)  # ran 30 s
+    long = WatchedTask("image_long")
+    payload = {
+        "status": "IN_PROGRESS",
+        "progress": "10%",
+        "submit_time": 1_000,
+        "start_time": 1_000,
+    }
+    long.observe(
+        TaskState.from_payload({"code": "success", "data": payload}, task_id="image_long"),
+        at=1_040.0,
+    )
+    estimator.observe(long, 1_040.0)  # 10% in 40 s: 400 s in all
+    planned = plan(policy(jitter=0.0), estimator, long, 1_040.0, random.Random(1), interval=4.0)
+    assert planned.promote_in == 360.0
 
 
 def test_due_queue_stale_entries_stay_bounded() -> None:
