@@ -32,7 +32,13 @@ from textual.widgets import Input, TextArea  # noqa: E402
 from siray_tui.core.clock import FakeClock  # noqa: E402
 from siray_tui.ui.app import SirayApp  # noqa: E402
 from siray_tui.ui.screens.add_tasks import AddTasksScreen  # noqa: E402
-from tests.ui.fixtures import NOW, every_status, fill_store, settings_for  # noqa: E402
+from tests.ui.fixtures import (  # noqa: E402
+    NOW,
+    every_status,
+    fill_store,
+    open_sample_form,
+    settings_for,
+)
 
 Step = Callable[[Any], Awaitable[None]]
 
@@ -80,28 +86,6 @@ async def open_add(pilot: Any) -> None:
     await pilot.app.push_screen(
         AddTasksScreen("image_1a2b3c, video_4d5e6f\nnot valid! image_7a8b9c")
     )
-
-
-async def open_new_task(pilot: Any) -> None:
-    """The new-task form as ``N`` opens it, with the simulator's models (no network)."""
-    from siray_tui.core.catalog import CatalogResult
-    from siray_tui.ui.screens.new_task import NewTaskScreen
-    from tests.ui.fixtures import sample_catalog, sample_request
-
-    async def catalog() -> CatalogResult:
-        return sample_catalog()
-
-    form = NewTaskScreen(
-        lambda screen, submission: None,
-        catalog=catalog,
-        initial=sample_request(),
-        retry_of="image_0b91c2f3aa",
-        label="banner 4k",
-        now=NOW,
-    )
-    await pilot.app.push_screen(form)
-    await pilot.app.workers.wait_for_complete(list(form.workers))
-    form.query_one("#new-model", Input).value = "flux"
 
 
 async def shoot_demo(
@@ -165,7 +149,7 @@ async def main() -> None:
         await shoot("details", (120, 50), open_details),
         await shoot("help", (120, 40), open_help),
         await shoot("add", (120, 34), open_add),
-        await shoot("new-task", (110, 50), open_new_task),
+        await shoot("new-task", (110, 50), open_sample_form),
         await shoot("no-token", (140, 24), None, token=False),
         await shoot("stats", (130, 40), open_stats),
         await shoot_demo("preview", (130, 48), 4.0, open_preview),

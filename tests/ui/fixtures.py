@@ -237,3 +237,27 @@ def sample_request() -> TaskRequest:
         "a red fox in fresh snow, golden hour, 35 mm",
         {"size": "2048x2048", "seed": 7},
     )
+
+
+async def open_sample_form(pilot: Any) -> None:
+    """The new-task form as ``N`` opens it on the "banner 4k" failure, with the sample
+    models (no network) and "flux" typed in the model box: the snapshot and the README's
+    screenshot."""
+    from textual.widgets import Input
+
+    from siray_tui.ui.screens.new_task import NewTaskScreen
+
+    async def catalog() -> CatalogResult:
+        return sample_catalog()
+
+    form = NewTaskScreen(
+        lambda screen, submission: None,
+        catalog=catalog,
+        initial=sample_request(),
+        retry_of="image_0b91c2f3aa",
+        label="banner 4k",
+        now=NOW,
+    )
+    await pilot.app.push_screen(form)
+    await pilot.app.workers.wait_for_complete(list(form.workers))
+    form.query_one("#new-model", Input).value = "flux"

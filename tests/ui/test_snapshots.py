@@ -9,15 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Input
 
-from siray_tui.core.catalog import CatalogResult
 from siray_tui.core.poller import AuthFailed, RateLimited
 from siray_tui.ui.columns import SORT_CYCLE
 from siray_tui.ui.screens.add_tasks import AddTasksScreen
-from siray_tui.ui.screens.new_task import NewTaskScreen
 from tests.ui.conftest import AppFactory, previews_loaded, ready, select, still, table
-from tests.ui.fixtures import NOW, every_status, make_task, sample_catalog, sample_request
+from tests.ui.fixtures import NOW, every_status, make_task, open_sample_form
 
 WIDE = (140, 36)
 
@@ -197,21 +194,7 @@ def test_new_task_form(snap_compare: Any, make_app: AppFactory) -> None:
 
     async def open_form(pilot: Pilot[Any]) -> None:
         await _settle(pilot)
-
-        async def catalog() -> CatalogResult:
-            return sample_catalog()
-
-        form = NewTaskScreen(
-            lambda screen, submission: None,
-            catalog=catalog,
-            initial=sample_request(),
-            retry_of="image_0b91c2f3aa",
-            label="banner 4k",
-            now=NOW,
-        )
-        await pilot.app.push_screen(form)
-        await pilot.app.workers.wait_for_complete(list(form.workers))
-        form.query_one("#new-model", Input).value = "flux"
+        await open_sample_form(pilot)
         await pilot.pause()
         still(pilot)
 
