@@ -249,3 +249,21 @@ async def test_stats_screen_shows_the_key(make_app: AppFactory, sim: SimServer) 
         assert any("N resubmit all" in header for header in headers)
         shown = app.screen.active_bindings["N"]
         assert shown.binding.show and shown.binding.action == "resubmit_group"
+
+
+async def test_a_second_group_waits_for_the_first(
+    make_app: AppFactory, sim_factory: SimFactory
+) -> None:
+    """N again while a group is being sent asks nothing and sends nothing more."""
+    server = sim_factory(faults=Faults(latency=1.0))  # generous: N comes while it sends
+    app = sim_app(make_app, server, [failed(task_id, i) for i, task_id in enumerate(OLD)])
+    async with app.run_test(size=WIDE) as pilot:
+        await open_confirm(pilot)
+        await pilot.press("y")
+        await pilot.pause()
+        await pilot.press("N")
+        await pilot.pause()
+        assert isinstance(app.screen, StatsScreen)
+        assert "still being resubmitted" in notes(app)[-1]
+        await finish_workers(app)
+        assert server.post_count == 3
