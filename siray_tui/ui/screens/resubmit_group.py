@@ -223,7 +223,8 @@ class ConfirmResubmit(ModalScreen[bool]):
             )
             yield Static(
                 Content.assemble(
-                    ("group: ", "dim"), first_line(self.reason, ERROR_LIMIT)  # literal
+                    ("group: ", "dim"),
+                    first_line(self.reason, ERROR_LIMIT),  # literal
                 ),
                 id="resubmit-group",
             )
