@@ -93,6 +93,7 @@ async def test_confirmed_group_is_resubmitted_once_each_with_retry_links(
             assert request is not None
             assert (request.prompt, request.params) == (prompt(index), {"seed": index})
         assert notes(app)[-1] == "Resubmitted 3 of 3 tasks"
+        assert app.screen.stats.total == 6  # the stats screen counted the new tasks in
         # again: every task is retried already, so nothing is sent twice
         await pilot.press("N")
         await pilot.pause()
@@ -205,6 +206,27 @@ async def test_uncertain_ones_are_never_resent_by_the_group(
         assert isinstance(app.screen, StatsScreen)
         assert "2 resubmitted earlier with an uncertain outcome" in notes(app)[-1]
         assert server.post_count == 2
+
+
+async def test_a_429_is_waited_out_and_nothing_is_lost(
+    make_app: AppFactory, sim_factory: SimFactory
+) -> None:
+    """Unlike the form, the group waits out a 429 (which created nothing) and goes on."""
+    server = sim_factory(faults=Faults(rate_limit_every=2, retry_after=5))
+    app = sim_app(make_app, server, [failed(task_id, i) for i, task_id in enumerate(OLD)])
+    async with app.run_test(size=WIDE) as pilot:
+        await open_confirm(pilot)
+        await pilot.press("y")
+        for _ in range(3000):  # a bound, not a timing check: the clock is moved by hand
+            if not [w for w in app.workers if w.group == "submit" and w.is_running]:
+                break
+            app.clock.advance(1)
+            await pilot.pause(0.01)
+        await finish_workers(app)
+        await pilot.pause()
+        assert notes(app)[-1] == "Resubmitted 3 of 3 tasks"
+        assert [server.posts_for(prompt(index)) for index in range(3)] == [1, 2, 2]
+        assert len(row_ids(table(app))) == 6
 
 
 def test_plan_leaves_out_input_files_and_unsendable_requests() -> None:

@@ -33,6 +33,7 @@ from siray_tui.ui.screens.resubmit_group import (
     Tally,
     plan_resubmit,
 )
+from siray_tui.ui.screens.stats import StatsScreen
 from siray_tui.ui.screens.watchlist_edits import WatchlistEdits
 
 
@@ -165,6 +166,8 @@ class SubmitTasks(WatchlistEdits):
         finally:
             self._group_sending = False
         self._uncertain |= frozenset(tally.uncertain)
+        if isinstance(self.app.screen, StatsScreen):  # still on it: count the new tasks in
+            self.app.screen.recount()
         self.notify(
             tally.summary(),
             severity=tally.severity,
