@@ -42,3 +42,12 @@ def test_table_narrowed_to_a_group(snap_compare: Any, make_app: AppFactory) -> N
         terminal_size=(140, 30),
         run_before=_settle,
     )
+
+
+def test_resubmit_group_confirmation(snap_compare: Any, make_app: AppFactory, sim: Any) -> None:
+    """N on a group: how many will be sent, how many cannot be and why, and the cost."""
+    from tests.ui.test_resubmit_group import OLD, failed
+
+    tasks = [failed(task_id, i, stored=i != 1) for i, task_id in enumerate(OLD)]
+    app = make_app(tasks, source="client", base_url=sim.base_url)
+    assert snap_compare(app, press=["t", "N"], terminal_size=(120, 30), run_before=_settle)

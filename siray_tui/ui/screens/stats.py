@@ -8,6 +8,7 @@ normalised in the core) and are shown as literal text, never as markup.
 | --- | --- |
 | ``enter`` | show the highlighted group's tasks in the table (``escape`` there clears) |
 | ``c`` | copy the group's task IDs (separated by spaces) |
+| ``N`` | resubmit every task of the group that has a stored request (after a confirmation) |
 | ``x`` / ``delete`` | remove every task of the group (``u`` undoes) |
 | ``u`` | undo the last removal |
 | ``r`` | count again |
@@ -58,6 +59,10 @@ class TriageHost(Protocol):
 
     def remove_ids(self, ids: list[str]) -> None:
         """Remove the tasks (undoable)."""
+        ...
+
+    def resubmit_ids(self, ids: Sequence[str], reason: str) -> None:
+        """Resubmit the tasks that have a stored request, once the user confirms."""
         ...
 
     def action_undo(self) -> None:
@@ -115,6 +120,7 @@ class StatsScreen(Screen[None]):
         Binding("escape,t,q", "close", "Back", key_display="esc"),
         Binding("enter", "show", "Show in table"),
         Binding("c", "copy_ids", "Copy IDs"),
+        Binding("N", "resubmit_group", "Resubmit"),
         Binding("x,delete", "remove_group", "Remove all", key_display="x"),
         Binding("u", "undo", "Undo"),
         Binding("r", "recount", "Recount"),
@@ -143,9 +149,11 @@ class StatsScreen(Screen[None]):
                 Content.assemble(
                     ("Failures by reason", "bold underline"),
                     ("   enter", "bold"),
-                    " show in table · ",
+                    " show · ",
                     ("c", "bold"),
                     " copy IDs · ",
+                    ("N", "bold"),
+                    " resubmit · ",
                     ("x", "bold"),
                     " remove all",
                 ),
@@ -274,6 +282,11 @@ class StatsScreen(Screen[None]):
         group = self._group_or_say()
         if group is not None:
             self.host.copy_ids(group.task_ids)
+
+    def action_resubmit_group(self) -> None:
+        group = self._group_or_say()
+        if group is not None:
+            self.host.resubmit_ids(group.task_ids, group.reason)
 
     def action_remove_group(self) -> None:
         group = self._group_or_say()
