@@ -61,11 +61,6 @@ RATE_LIMIT_BACKOFF_CAP: Final = 120.0
 RATE_LIMIT_MIN_PAUSE: Final = 0.25
 NOT_FOUND_MESSAGE: Final = "not found"
 _ERROR_LIMIT: Final = 200
-
-
-# -- internals ---------------------------------------------------------------------------
-
-
 _Claim = tuple[WatchedTask, TaskKind, bool]  # a task to poll, its endpoint, forced or not
 
 
@@ -129,6 +124,7 @@ class Poller:
 
         self._requests = RequestCounter(self._clock.monotonic())
 
+        self._idle: set[str] = set()  # final or not found: watched, not polled
         self._dirty: dict[str, None] = {}  # insertion-ordered set of tasks to persist
         self._persist_due = 0.0
         self._persist_task: asyncio.Task[None] | None = None
@@ -155,11 +151,9 @@ class Poller:
 
     @property
     def stats(self) -> PollerStats:
-        """What the poller is doing now (computed on each call, O(number of tasks))."""
+        """What the poller is doing now (the dashboard asks every second: O(1))."""
         now = self._clock.monotonic()
-        polling = sum(
-            1 for task in self._tasks.values() if not task.is_final and not task.not_found
-        )
+        polling = len(self._tasks) - len(self._idle)
         limited = self._rate_limited_until is not None and now < self._rate_limited_until
         return PollerStats(
             in_flight=len(self._in_flight),
@@ -187,6 +181,7 @@ class Poller:
                 continue
             self._tasks[task.task_id] = task
             if task.is_final or task.not_found:
+                self._idle.add(task.task_id)
                 continue
             if task.task_id in self._in_flight:
                 # Removed and added back while an answer for the old entry is on its way:
@@ -201,6 +196,7 @@ class Poller:
         for task_id in task_ids:
             if self._tasks.pop(task_id, None) is None:
                 continue
+            self._idle.discard(task_id)
             self._due.discard(task_id)
             self._forced.discard(task_id)
             self._refresh_after.discard(task_id)
@@ -532,6 +528,7 @@ class Poller:
             task.kind = kind  # remember which endpoint answers, so the store keeps it
         wall = self._clock.now()
         changed = task.observe(state, at=wall)
+        (self._idle.add if task.is_final else self._idle.discard)(task.task_id)
         self._attempts.pop(task.task_id, None)
         self._endpoint.pop(task.task_id, None)
         self._rate_limit_attempt = 0
@@ -604,6 +601,7 @@ class Poller:
             return
         self._endpoint.pop(task_id, None)
         task.not_found = True
+        self._idle.add(task_id)
         task.last_error = NOT_FOUND_MESSAGE
         task.last_polled_at = self._clock.now()
         self._last_error = f"{task_id}: {NOT_FOUND_MESSAGE}"

@@ -848,3 +848,32 @@ async def test_an_auto_task_takes_its_kinds_pace_once_an_endpoint_answers(task_i
 def test_policy_rejects_a_kind_interval_that_would_spin() -> None:
     with pytest.raises(ValueError):
         PollPolicy(kind_intervals={TaskKind.MODEL_3D: 0.0})
+
+
+async def test_polling_count_follows_every_way_a_task_stops_or_starts_being_polled() -> None:
+    """stats.polling is kept as tasks come, finish, go missing, come back and leave (the
+    dashboard asks every second; counting 10,000 tasks each time cost milliseconds)."""
+
+    def brute(h: Harness) -> int:
+        return sum(1 for t in h.poller.tasks.values() if not t.is_final and not t.not_found)
+
+    async with Harness(policy=fast(interval=1.0)) as h:
+        done = WatchedTask("image_known_done", kind=TaskKind.IMAGE)
+        done.observe(state("image_known_done", "SUCCESS"), at=0.0)
+        h.poller.add([done])
+        h.source.scripts["image_ends"] = lambda t, k, n: state(t, "SUCCESS" if n else "QUEUED")
+        h.source.scripts["image_gone"] = lambda t, k, n: NotFoundError("404", status_code=404)
+        h.source.scripts["image_runs"] = lambda t, k, n: state(t, "IN_PROGRESS", 10)
+        h.add("image_ends", "image_gone", "image_runs", kind=TaskKind.IMAGE)
+        seen = [h.poller.stats.polling]
+        for _ in range(3):
+            await h.advance(1.5)
+            assert h.poller.stats.polling == brute(h)
+            seen.append(h.poller.stats.polling)
+        h.source.scripts["image_gone"] = lambda t, k, n: state(t, "IN_PROGRESS", 5)
+        h.poller.refresh(["image_gone"])  # found after all: polled again
+        await h.advance(0.5)
+        assert h.poller.stats.polling == brute(h) == 2
+        h.poller.remove(["image_runs", "image_known_done"])
+        assert h.poller.stats.polling == brute(h) == 1
+    assert seen[0] == 3 and seen[-1] == 1  # three unfinished, then only image_runs
