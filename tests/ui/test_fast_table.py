@@ -161,3 +161,29 @@ async def test_folded_cell_updates_repaint_only_their_rows_and_show_on_screen() 
             await pilot.pause()
             screen = app.export_screenshot()
             assert f"NEW{scroll + 2}" in screen and f"NEW{scroll + 7}" in screen
+
+
+async def test_a_full_cell_cache_keeps_the_cells_on_screen(monkeypatch: Any) -> None:
+    """When the render cache is full, the least recently used entries go, not all of
+    them: the cells on screen, used at every repaint, are not rendered again."""
+    monkeypatch.setattr(fast_table, "CELL_CACHE_LIMIT", 300)  # twice the cells on screen
+    app = Pair()
+    async with app.run_test(size=(80, 40)) as pilot:
+        fast = app.query_one("#fast", FastDataTable)
+        app.query_one("#plain", DataTable).display = False
+        await pilot.pause()
+        renders: list[int] = []
+        original = FastDataTable._render_text_cell
+
+        def counting(self: Any, cell: Text, row: int, *args: Any) -> Any:
+            renders.append(row)
+            return original(self, cell, row, *args)
+
+        monkeypatch.setattr(FastDataTable, "_render_text_cell", counting)
+        for round_ in range(200):  # one live cell changing: stale entries pile up
+            fast.update_cell("r0", "reason", Text(f"tick {round_}"))
+            fast.refresh()  # the whole table repaints: every cell on screen is used
+            await pilot.pause()
+        assert fast._cells is not None and len(fast._cells) <= 300  # 156 + 200 went in
+        # only the changed cell was rendered each time; the rest came from the cache
+        assert renders == [0] * 200
