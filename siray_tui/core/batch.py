@@ -225,7 +225,7 @@ class Batch:
 
     def __post_init__(self) -> None:
         store = self.store
-        self._saver = _Group(lambda tasks: store.mutate(lambda wl: [wl.add_task(t) for t in tasks]))
+        self._saver = _Group(store.add_tasks)
         self._journal = _Group(self.journal.record_many)
 
     def submission(self, line: BatchLine) -> Submission | str:

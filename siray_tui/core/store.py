@@ -241,6 +241,20 @@ class WatchlistStore:
 
         return self.mutate(apply)
 
+    def add_tasks(self, tasks: Iterable[WatchedTask]) -> None:
+        """Add these tasks (copies); one whose ID is already there is left as it is.
+
+        A batch submission saves its accepted tasks in groups while it sends: nothing
+        already in the file is copied (see :meth:`_mutate`), so a save costs what it adds.
+        """
+        new = [task.copy() for task in tasks]
+
+        def apply(watchlist: Watchlist) -> None:
+            for task in new:
+                watchlist.add_task(task)  # new objects: the cached tasks are not touched
+
+        self._mutate(apply, copy_tasks=False)
+
     def update(self, tasks: Iterable[WatchedTask]) -> None:
         """Persist what the poller observed, merged into the tasks still on disk.
 

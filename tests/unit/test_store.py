@@ -383,6 +383,32 @@ def test_update_copies_only_the_tasks_it_changes_and_never_the_cached_ones_in_pl
     assert WatchlistStore(store.path.parent).load()["x7"].status is TaskStatus.IN_PROGRESS
 
 
+def test_add_tasks_adds_copies_and_leaves_the_tasks_on_disk_alone(
+    store: WatchlistStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a batch submission saves as it goes: only the new tasks are copied."""
+    store.add([f"x{index}" for index in range(100)], label="on disk")
+    store.mutate(lambda watchlist: None)  # the cache now holds this store's own rows
+    cached = store.current_tasks()
+    fresh = [WatchedTask("image_new1", kind=TaskKind.IMAGE), WatchedTask("x5", label="again")]
+    copies: list[str] = []
+    original_copy = WatchedTask.copy
+
+    def counting_copy(task: WatchedTask) -> WatchedTask:
+        copies.append(task.task_id)
+        return original_copy(task)
+
+    monkeypatch.setattr(WatchedTask, "copy", counting_copy)
+    store.add_tasks(fresh)
+    monkeypatch.undo()
+    assert sorted(set(copies)) == ["image_new1", "x5"]  # the given ones, none of the 100
+    fresh[0].label = "changed after"  # the store kept a copy
+    loaded = WatchlistStore(store.path.parent).load()
+    assert len(loaded) == 101 and loaded["image_new1"].label == ""
+    assert loaded["x5"].label == "on disk"  # already there: left as it was
+    assert store.current_tasks()["x7"] is cached["x7"]
+
+
 def test_merge_histories() -> None:
     a = [StatusChange("QUEUED", 10.0), StatusChange("IN_PROGRESS", 20.0)]
     longer = [*a, StatusChange("SUCCESS", 30.0)]
