@@ -24,7 +24,7 @@ from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.downloads import Downloader
 from siray_tui.core.errors import AuthError, ConfigError, SirayError, StoreError
 from siray_tui.core.eta import Estimator
-from siray_tui.core.events import SessionEvent, StoreFailed, TaskUpdated, WatchlistChanged
+from siray_tui.core.events import SessionEvent, StoreFailed, WatchlistChanged
 from siray_tui.core.models import TaskKind, TaskState, WatchedTask
 from siray_tui.core.policy import PollPolicy, TaskSource
 from siray_tui.core.poller import Poller
@@ -291,9 +291,8 @@ class WatchSession:
         return self._thumbs
 
     def _emit(self, event: SessionEvent) -> None:
-        if isinstance(event, TaskUpdated):
-            # before the consumers, so what they show already counts this answer
-            self.estimator.observe(event.task, self.clock.now())
+        # A TaskUpdated needs no observe here: the poller's forecast is the estimator,
+        # and it observed the answer before planning the next poll and emitting.
         if self.on_event is not None:
             self.on_event(event)
 
