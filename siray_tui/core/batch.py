@@ -13,24 +13,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final
 
 from siray_tui.core import limits
 from siray_tui.core.errors import SirayError
-from siray_tui.core.journal import Entry, Journal, LineRecord, LineState, line_keys
+from siray_tui.core.journal import Journal, LineRecord, LineState, line_keys
 from siray_tui.core.models import TaskKind, WatchedTask
 from siray_tui.core.store import WatchlistStore
 from siray_tui.core.submission import Outcome, Sender, Sent, Submission, build_submission
 from siray_tui.core.text import clean_text
 
-T = TypeVar("T")
 JOB_FIELDS: Final = frozenset({"model", "prompt", "kind", "params", "label"})
 ACCEPTED: Final = "accepted"
 SKIPPED: Final = "skipped"
 REJECTED: Final = "rejected"
 UNCERTAIN: Final = "uncertain"
+SAVE_GAP: Final = 0.25
+"""Seconds between two saves of the accepted tasks to the watchlist (each rewrites the
+whole file): a line is reported at most this much later, and the journal already holds
+its task ID durably."""
 
 
 @dataclass(frozen=True)
@@ -167,32 +171,50 @@ def build_line(line: BatchLine, kind_of: KindOf) -> Submission | str:
         return str(exc)
 
 
-class _Group(Generic[T]):
-    """Hands items to a blocking ``write`` of a list, in a worker thread, one write at a
-    time: whoever finds the writer free writes every item waiting. So concurrent lines
-    share one journal fsync, and one watchlist save, instead of one each."""
+class _Saver:
+    """Saves accepted tasks to the watchlist in groups, at most one save per ``gap``
+    seconds: each save rewrites the whole file, so one per task would make a batch
+    O(tasks squared). :meth:`add` returns once its task is saved.
 
-    def __init__(self, write: Callable[[list[T]], object]) -> None:
-        self._write = write
-        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
-        self._lock = asyncio.Lock()
+    The save runs on the event loop, not in a worker thread: a thread encoding the
+    watchlist holds the GIL, and the loop, busy with the POSTs, then waits for it after
+    every socket call (up to the interpreter's switch interval, 5 ms, each time).
+    """
 
-    async def add(self, item: T) -> None:
-        """Return once ``item`` is written (raise what the write raised)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, done))
-        async with self._lock:
-            if not done.done():
+    def __init__(self, save: Callable[[list[WatchedTask]], object], gap: float) -> None:
+        self._save = save
+        self._gap = gap
+        self._waiting: list[tuple[WatchedTask, asyncio.Future[None]]] = []
+        self._saving: asyncio.Task[None] | None = None
+        self._last = -math.inf
+
+    async def add(self, task: WatchedTask) -> None:
+        """Return once ``task`` is saved (raise what the save raised)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((task, done))
+        if self._saving is None:
+            self._saving = loop.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                # sleep(0) at least: the tasks accepted in this turn of the loop join
+                await asyncio.sleep(max(0.0, self._last + self._gap - loop.time()))
                 group, self._waiting = self._waiting, []
                 try:
-                    await asyncio.to_thread(self._write, [item for item, _ in group])
-                except (SirayError, OSError) as exc:
+                    self._save([task for task, _ in group])
+                except SirayError as exc:
                     for _, future in group:
                         future.set_exception(exc)
                 else:
                     for _, future in group:
                         future.set_result(None)
-        await done
+                self._last = loop.time()
+        finally:
+            self._saving = None
 
 
 @dataclass
@@ -220,13 +242,10 @@ class Batch:
     stopped: str | None = None
     """Why the batch stopped sending (the token refused, the API unreachable)."""
     store_errors: list[str] = field(default_factory=list)
-    _saver: _Group[WatchedTask] = field(init=False)
-    _journal: _Group[Entry] = field(init=False)
+    _saver: _Saver = field(init=False)
 
     def __post_init__(self) -> None:
-        store = self.store
-        self._saver = _Group(store.add_tasks)
-        self._journal = _Group(self.journal.record_many)
+        self._saver = _Saver(self.store.add_tasks, SAVE_GAP)
 
     def submission(self, line: BatchLine) -> Submission | str:
         """The request of a line, or why it cannot be built."""
@@ -285,8 +304,8 @@ class Batch:
     async def _work(
         self, queue: asyncio.Queue[BatchLine], finishing: set[asyncio.Task[None]]
     ) -> None:
-        # A worker goes on to its next line as soon as the answer is in: recording the
-        # outcome and saving the task run meanwhile (each waits on an fsync), so the
+        # A worker goes on to its next line as soon as the answer is in and recorded:
+        # saving an accepted task (grouped, see _Saver) runs meanwhile, so the
         # concurrency is spent on POSTs.
         while not queue.empty():
             line = queue.get_nowait()
@@ -294,14 +313,28 @@ class Batch:
             if isinstance(answer, LineResult):
                 self.on_result(answer)
                 continue
-            job = asyncio.create_task(self._finish(line, *answer))
+            result, task = self._outcome(line, *answer)
+            if task is None:
+                self.on_result(result)
+                continue
+            job = asyncio.create_task(self._save(result, task))
             finishing.add(job)
             job.add_done_callback(finishing.discard)
 
-    async def _record(
-        self, line: BatchLine, event: str, *, task_id: str | None = None, error: str = ""
+    def _record(
+        self,
+        line: BatchLine,
+        event: str,
+        *,
+        task_id: str | None = None,
+        error: str = "",
+        sync: bool = False,
     ) -> None:
-        await self._journal.add(Entry(line.key, line.number, event, task_id, error))
+        # On the event loop, not in a thread: see _Saver. One fsync per line (the
+        # ``sent`` record's), written at once rather than grouped: a group releases its
+        # lines' POSTs together, and httpx's pool then hands several of them the same
+        # idle connection (all but one retry), which cost more than the fsyncs saved.
+        self.journal.record(line.key, line.number, event, task_id=task_id, error=error, sync=sync)
 
     async def _send(self, line: BatchLine) -> LineResult | tuple[Submission, Sent]:
         """POST one line (its ``sent`` record durable first); the result when nothing
@@ -315,10 +348,10 @@ class Batch:
         async def before() -> None:
             if self.stopped is not None:
                 raise _Stop
-            await self._record(line, "sent")
+            self._record(line, "sent", sync=True)
 
         async def not_sent() -> None:
-            await self._record(line, "unsent", error="rate limited")
+            self._record(line, "unsent", error="rate limited")
 
         try:
             sent = await self.sender.send(built, before=before, not_sent=not_sent)
@@ -328,24 +361,30 @@ class Batch:
             self.stopped = sent.error[: limits.MAX_ERROR]
         return built, sent
 
-    async def _finish(self, line: BatchLine, built: Submission, sent: Sent) -> None:
-        """Record the outcome durably, save an accepted task, then report the line."""
+    def _outcome(
+        self, line: BatchLine, built: Submission, sent: Sent
+    ) -> tuple[LineResult, WatchedTask | None]:
+        """Record what the answer proved; the line's result, and the task to save first
+        when it was accepted."""
         if sent.outcome is Outcome.ACCEPTED and sent.task_id is not None:
-            await self._record(line, "accepted", task_id=sent.task_id)
-            try:
-                await self._saver.add(self._task(sent.task_id, built))
-            except SirayError as exc:
-                self.store_errors.append(f"line {line.number}: {sent.task_id}: {exc}")
-            self.on_result(LineResult(line.number, ACCEPTED, task_id=sent.task_id))
-            return
+            self._record(line, "accepted", task_id=sent.task_id)
+            result = LineResult(line.number, ACCEPTED, task_id=sent.task_id)
+            return result, self._task(sent.task_id, built)
         error = sent.error[: limits.MAX_ERROR]
         if sent.outcome is Outcome.UNCERTAIN:
-            await self._record(line, "uncertain", error=error)
-            self.on_result(LineResult(line.number, UNCERTAIN, error=f"{error}; the task may exist"))
-            return
+            self._record(line, "uncertain", error=error)
+            return LineResult(line.number, UNCERTAIN, error=f"{error}; the task may exist"), None
         event = "rejected" if sent.outcome is Outcome.REJECTED else "unsent"
-        await self._record(line, event, error=error)
-        self.on_result(LineResult(line.number, REJECTED, error=error))
+        self._record(line, event, error=error)
+        return LineResult(line.number, REJECTED, error=error), None
+
+    async def _save(self, result: LineResult, task: WatchedTask) -> None:
+        """Save an accepted task to the watchlist, then report its line."""
+        try:
+            await self._saver.add(task)
+        except SirayError as exc:
+            self.store_errors.append(f"line {result.line}: {task.task_id}: {exc}")
+        self.on_result(result)
 
 
 class _Stop(Exception):

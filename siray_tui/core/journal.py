@@ -5,12 +5,13 @@ resolved path (of stdin's content for ``-``). A line is known by a hash of its t
 how many identical lines came before it, so an edited line is a new line and two equal
 lines stay two jobs.
 
-Each record is one JSON line, appended and fsynced before the call returns:
-``sent`` before the POST, then ``accepted`` (with the task ID), ``rejected`` (with the
+Each record is one JSON line, appended with one ``write``: ``sent`` before the POST,
+fsynced before the POST starts, then ``accepted`` (with the task ID), ``rejected`` (with the
 API's message), ``uncertain`` (the outcome cannot be known) or ``unsent`` (certainly
 nothing created: a 429, a refused connection). A ``sent`` with nothing after it means
 the process died between the two: uncertain, like a timeout. A record cut short by a
-kill is ignored (its POST had not started: the record is synced before it).
+kill is ignored (its POST had not started: the record is synced before it). Outcome
+records are fsynced with the next ``sent`` record, or when the journal is closed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -164,29 +165,35 @@ class Journal:
         *,
         task_id: str | None = None,
         error: str = "",
+        sync: bool = True,
     ) -> None:
-        """Append one record and fsync it: when this returns, it survives a crash.
+        """Append one record; with ``sync`` (a ``sent`` record) fsync the journal, so that
+        when this returns the record, and every one before it, survives a crash.
+
+        Without ``sync`` (an outcome) the record survives the process being killed at
+        once and a crash of the system from the next synced record (or :meth:`close`)
+        on; lost to a crash before that, it leaves its line ``sent``: uncertain, never
+        resent by itself. So a line costs one fsync, not two.
 
         Raises:
             OSError: it could not be written (the caller must then not send).
         """
-        self.record_many([Entry(key, line, event, task_id, error)])
-
-    def record_many(self, entries: Sequence[Entry]) -> None:
-        """Append several records with one write and one fsync (a group commit: an fsync
-        costs milliseconds, and a batch has several records waiting at once)."""
-        now = time.time()
-        data = b"".join(entry.encode(now) for entry in entries)
+        data = Entry(key, line, event, task_id, error).encode(time.time())
         with self._lock:
             fd = self._open()
             os.write(fd, data)  # one write of an O_APPEND file: records never interleave
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
 
     def close(self) -> None:
+        """Make every record durable and close the file."""
         with self._lock:
             if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+                try:
+                    os.fsync(self._fd)
+                finally:
+                    os.close(self._fd)
+                    self._fd = None
 
 
 __all__ = ["Entry", "Journal", "LineRecord", "LineState", "journal_path", "line_keys"]

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from siray_tui.cli import main
+from siray_tui.core.journal import line_keys
 from siray_tui.core.store import WatchlistStore
 from siray_tui.sim import Faults, SimServer
 from tests.conftest import SimFactory
@@ -335,3 +336,43 @@ def test_a_journal_that_cannot_be_used_sends_nothing(
     assert code == 2
     assert "the journal" in err and len(err.splitlines()) == 1
     assert sim.post_count == 0
+
+
+def test_each_line_costs_one_fsync_made_before_its_post(
+    sim: SimServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ``sent`` record of a line is on disk before the server sees its POST, and it
+    is the line's only fsync (its outcome rides on the next one, or on the close)."""
+    prompts = [f"durable before posted {n}" for n in range(24)]
+    lines = [job(prompt) for prompt in prompts]
+    prompt_of = dict(zip(line_keys(lines), prompts, strict=True))
+    data_dir = tmp_path / "data"
+    synced_sent: set[str] = set()
+    syncs = 0
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        nonlocal syncs
+        real_fsync(fd)
+        journals = list((data_dir / "journals").glob("*.jsonl"))
+        if not journals or os.fstat(fd).st_ino != journals[0].stat().st_ino:
+            return  # the watchlist's
+        syncs += 1
+        (journal,) = journals
+        for raw in journal.read_text().splitlines()[1:]:
+            record = json.loads(raw)
+            if record["event"] == "sent" and record["key"] not in synced_sent:
+                synced_sent.add(record["key"])
+                assert sim.posts_for(prompt_of[record["key"]]) == 0, "POSTed before its fsync"
+
+    monkeypatch.setattr("siray_tui.core.journal.os.fsync", fsync)
+    code, _, err = run(
+        sim, data_dir, "submit", "--file", str(write_jobs(tmp_path, lines)), capsys=capsys
+    )
+    assert code == 0, err
+    assert synced_sent == set(prompt_of)
+    assert all(sim.posts_for(prompt) == 1 for prompt in prompts)
+    assert syncs == len(lines) + 1  # one per line, and the close

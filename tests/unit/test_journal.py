@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from siray_tui.core.journal import Journal, LineState, journal_path, line_keys
 
@@ -61,3 +64,32 @@ def test_a_record_cut_short_by_a_kill_is_ignored_and_ended(tmp_path: Path) -> No
     again.close()
     assert set(Journal(path).read()) == {"a", "b"}  # the torn text did not swallow it
     assert Journal(tmp_path / "none.jsonl").read() == {}
+
+
+def test_a_sent_record_is_synced_and_an_outcome_rides_on_the_next_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One fsync per line: ``sent`` (the POST waits on it) syncs every record before it;
+    an outcome is written at once (a killed process keeps it) and synced with the next
+    ``sent`` or at close."""
+    path = tmp_path / "j.jsonl"
+    synced: list[bytes] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        synced.append(path.read_bytes())
+
+    monkeypatch.setattr("siray_tui.core.journal.os.fsync", fsync)
+    journal = Journal(path, "test")
+    journal.record("a", 1, "sent", sync=True)
+    assert len(synced) == 1 and b'"sent"' in synced[0]
+    journal.record("a", 1, "accepted", task_id="image_1", sync=False)
+    assert len(synced) == 1  # no fsync of its own...
+    assert journal.read()["a"].state is LineState.ACCEPTED  # ...but already in the file
+    journal.record("b", 2, "sent", sync=True)
+    assert len(synced) == 2 and b'"accepted"' in synced[1]
+    journal.record("b", 2, "rejected", error="HTTP 400", sync=False)
+    journal.close()
+    assert len(synced) == 3 and b'"rejected"' in synced[2]
+    assert Journal(path).read()["b"].state is LineState.REJECTED

@@ -1,0 +1,38 @@
+"""A batch's saves of accepted tasks: grouped, spaced, and every waiter told of a failure."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from siray_tui.core.batch import _Saver
+from siray_tui.core.errors import StoreError
+from siray_tui.core.models import TaskKind, WatchedTask
+
+
+def task(task_id: str) -> WatchedTask:
+    return WatchedTask(task_id, kind=TaskKind.IMAGE, added_at=0.0)
+
+
+async def test_tasks_accepted_together_share_a_save_spaced_by_the_gap() -> None:
+    loop = asyncio.get_running_loop()
+    saves: list[tuple[float, list[str]]] = []
+    saver = _Saver(lambda tasks: saves.append((loop.time(), [t.task_id for t in tasks])), 0.2)
+    await saver.add(task("image_a"))  # nothing saved before: at once
+    await asyncio.gather(saver.add(task("image_b")), saver.add(task("image_c")))
+    assert [ids for _, ids in saves] == [["image_a"], ["image_b", "image_c"]]
+    assert saves[1][0] - saves[0][0] >= 0.2
+
+
+async def test_a_failed_save_is_raised_to_every_task_of_its_group() -> None:
+    def save(tasks: list[WatchedTask]) -> None:
+        raise StoreError("cannot write watchlist.json: disk full")
+
+    saver = _Saver(save, 0.0)
+    results = await asyncio.gather(
+        saver.add(task("image_a")), saver.add(task("image_b")), return_exceptions=True
+    )
+    assert all(isinstance(r, StoreError) for r in results)
+    with pytest.raises(StoreError):  # and the next group is tried again
+        await saver.add(task("image_c"))
