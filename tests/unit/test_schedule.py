@@ -112,7 +112,7 @@ async def test_far_tasks_share_evenly_and_never_starve_behind_near_ones() -> Non
 async def test_tasks_with_no_forecast_go_before_polls_at_finishes_within_max_staleness() -> None:
     # A batch still queued at its first answers: nothing is known of any of them until
     # a poll finds it running, while a task with a forecast finishes when it says.
-    async with Harness(policy=policy()) as h:
+    async with Harness(policy=policy(max_staleness=20.0)) as h:
         forecast = budgeted(h)
         finish = h.clock.now() + 100.0
         forecast.finish["image_near"] = lambda now: finish
@@ -125,11 +125,11 @@ async def test_tasks_with_no_forecast_go_before_polls_at_finishes_within_max_sta
         h.source.default = lambda t, k, n: state(t, "QUEUED")
         h.add("image_near", *queued)
         await h.advance(200)
-    # 100 queued tasks every 30 s need 3.3/s: the 2/s budget binds all along.
+    # 100 queued tasks every 20 s need 5/s: the 2/s budget binds all along.
     seen = h.source.times("image_near")[-1] - (h.start + 100.0)
-    between = [c.task_id for c in h.source.calls if h.start + 100.0 <= c.at < h.start + 125.0]
-    assert len(between) >= 2 * 25 * 0.9 and "image_near" not in between  # the round goes on
-    assert 25.0 <= seen <= 30.0 + 1.0  # and the finish waits max_staleness at most
+    between = [c.task_id for c in h.source.calls if h.start + 100.0 <= c.at < h.start + 115.0]
+    assert len(between) >= 2 * 15 * 0.9 and "image_near" not in between  # the round goes on
+    assert 15.0 <= seen <= 20.0 + 1.0  # and the finish waits max_staleness at most
     assert h.poller.tasks["image_near"].is_final
 
 
