@@ -51,7 +51,7 @@ time of the model or kind weighs in, the more the lower the progress. A whole pe
 from 10% on is within a tenth of the task's own pace, while the usual run time of other
 tasks can be off tenfold; and a forecast that comes too early costs a poll every
 interval until the task is done (at 50%, bench/schedule.py measured 218 of 519 polls at
-expected finishes in (a)'s second 100 s to find the task still running; at 10%, 24)."""
+expected finishes in (a)'s second 100 s to find the task still running; at 10%, 24 of 324)."""
 
 STALLED: Final = "stalled"
 SLOW_QUEUE: Final = "slow queue"
