@@ -106,7 +106,7 @@ class Poller:
 
         self._tasks: dict[str, WatchedTask] = {}
         self._view: Mapping[str, WatchedTask] = MappingProxyType(self._tasks)
-        self._due = DueQueue()  # when each task is next asked, and how urgently
+        self._due = DueQueue(self.policy.max_staleness)  # when each task is asked next
         self._forced: set[str] = set()  # refreshed by the user: polled even while paused
         self._in_flight: set[str] = set()  # tasks with a request under way
         self._workers: set[asyncio.Task[None]] = set()

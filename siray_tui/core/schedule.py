@@ -15,8 +15,8 @@ answer:
   a far task can wait longer than ``max_staleness``, but never past its finish);
 * nothing to forecast from yet (queued, or running without progress): a wait that
   grows with the task's age, from ``interval`` up to ``max_staleness`` (a task that
-  has waited long rarely changes in the next second): ``FAR``; no wait, far or near, is
-  longer than that (a young task's forecast rests on little);
+  has waited long rarely changes in the next second): ``BLIND``; no wait, far or near,
+  is longer than that (a young task's forecast rests on little);
 * overdue by more than ``max_staleness``: the forecast has failed this task (stuck, or
   slower than it said); it is kept fresh like any far one rather than hogging the budget
   at ``interval``: ``FAR``.
@@ -24,13 +24,29 @@ answer:
 New tasks, refreshes and the retries the poller's rules want at once are ``NOW``.
 
 :class:`DueQueue` keeps one heap per urgency. Among the polls that are due it hands out
-NOW before NEAR before FAR, except that while FAR polls wait behind NEAR ones, at least
-one poll in every :data:`FAR_SHARE` goes to them, so nothing starves (NOW polls come
-from the user or a new batch, so they end). Within one urgency the earliest due goes
-first: when the budget cannot keep FAR tasks ``max_staleness`` old, they are asked
-oldest-due first, a round robin that shares what is left evenly. Every operation is
-O(log n) (stale entries are skipped lazily, and rebuilt away in O(n) once they
-outnumber the live ones 3 to 1), so 10,000 tasks cost hardly more per poll than 10.
+NOW first, then NEAR ones, and BLIND and FAR ones as one round (the longest due first),
+except that:
+
+* BLIND polls at the head of the round go before NEAR ones, until a NEAR one is
+  ``near_grace`` (the poller passes ``max_staleness``) past its due time. A task with a
+  forecast finishes about when it says, so making it wait costs a bounded delay; a task
+  with none may have finished at any moment since its last answer. When a batch is
+  added as fast as the budget allows (``submit --file``), every first answer says "not
+  started" and the second polls take 100 s per 1,000 tasks: polls at expected finishes
+  going first made that round longer, so the youngest tasks were found finished late.
+  bench/schedule.py (b), 5% failures, over the tasks running at the last submission:
+  p95 43.8 s (0.57 of the even policy's) with NEAR first, 36.3 s (0.47) with BLIND
+  first within a 30 s grace (a 20 s grace: 38.2 s; 45 s: 47.2 s, as NEAR polls then
+  wait past the tail themselves); the p50 went from 3.7 s to 4.9 s (0.15 -> 0.21);
+* while BLIND or FAR polls wait behind NEAR ones, at least one poll in every
+  :data:`FAR_SHARE` goes to the round, so nothing starves (NOW polls come from the user
+  or a new batch, so they end).
+
+Within the round the earliest due goes first: when the budget cannot keep tasks
+``max_staleness`` old, they are asked oldest-due first, a round robin that shares what
+is left evenly. Every operation is O(log n) (stale entries are skipped lazily, and
+rebuilt away in O(n) once they outnumber the live ones 3 to 1), so 10,000 tasks cost
+hardly more per poll than 10.
 """
 
 from __future__ import annotations
@@ -49,7 +65,7 @@ from siray_tui.core.policy import FinishForecast, PollPolicy
 COMPACT_SLACK: Final = 1024
 """Stale heap entries tolerated beyond 3 per live one before the heaps are rebuilt."""
 FAR_SHARE: Final = 4
-"""While FAR polls are due, at least one poll in this many goes to them."""
+"""While BLIND or FAR polls are due, at least one poll in this many goes to them."""
 AGE_SHARE: Final = 3.0
 """No poll waits longer than this many times the task's age (nor less than interval,
 nor more than max_staleness): with an interval of 1 s, a task with no forecast is asked
@@ -60,8 +76,9 @@ class Urgency(IntEnum):
     """Which heap a scheduled poll waits in; lower goes first among due polls."""
 
     NOW = 0
-    NEAR = 1
-    FAR = 2
+    BLIND = 1  # no forecast yet: queued, or running without progress
+    NEAR = 2
+    FAR = 3
 
 
 def _jittered(policy: PollPolicy, seconds: float, rng: random.Random) -> float:
@@ -128,7 +145,7 @@ def plan(
     if finish is None or not math.isfinite(finish) or not _running(task):
         # No forecast, or one from other tasks' usual times only: a queued task's run
         # time is anyone's guess, and a whole batch would come due at one instant.
-        return Plan(_jittered(policy, wait, rng), Urgency.FAR)
+        return Plan(_jittered(policy, wait, rng), Urgency.BLIND)
     ahead = finish - now
     if ahead > wait:
         return Plan(_jittered(policy, wait, rng), Urgency.FAR, promote_in=ahead)
@@ -146,7 +163,7 @@ class Pick:
     task_id: str
     due: float
     urgency: Urgency
-    far_waiting: bool  # a FAR poll was due too (it counts towards FAR's share)
+    far_waiting: bool  # a BLIND or FAR poll was due too (it counts towards their share)
 
 
 class DueQueue:
@@ -156,12 +173,14 @@ class DueQueue:
     rescheduling pushes a new entry and never searches a heap for the old one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, near_grace: float = 30.0) -> None:
+        self.near_grace = near_grace
+        """Seconds a due NEAR poll waits behind BLIND ones before it goes first."""
         self._heaps: tuple[list[tuple[float, int, str]], ...] = tuple([] for _ in Urgency)
         self._promotions: list[tuple[float, int, str]] = []  # (when, FAR entry's sequence, id)
         self._live: dict[str, int] = {}
         self._sequence = itertools.count()
-        self._near_streak = 0  # NOW/NEAR polls handed out in a row while FAR ones waited
+        self._near_streak = 0  # BLIND/NEAR polls handed out in a row while FAR ones waited
 
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._live
@@ -225,12 +244,13 @@ class DueQueue:
         (whose ``due`` says how long the scheduler may sleep); None when nothing waits."""
         self._promote(now)
         tops = [self._top(urgency) for urgency in Urgency]
-        due = [top is not None and top[0] <= now for top in tops]
-        far_waiting = due[Urgency.FAR]
-        if any(due):
-            chosen = Urgency(due.index(True))
-            if chosen is Urgency.NEAR and far_waiting and self._near_streak >= FAR_SHARE - 1:
-                chosen = Urgency.FAR
+        due = {
+            urgency: top[0]
+            for urgency, top in zip(Urgency, tops, strict=True)
+            if top is not None and top[0] <= now
+        }
+        if due:
+            chosen = self._choose(due, now)
         else:
             live = [
                 (top[0], urgency)
@@ -242,12 +262,30 @@ class DueQueue:
             chosen = min(live)[1]
         top = tops[chosen]
         assert top is not None
-        return Pick(top[2], top[0], chosen, far_waiting)
+        return Pick(top[2], top[0], chosen, Urgency.BLIND in due or Urgency.FAR in due)
+
+    def _choose(self, due: dict[Urgency, float], now: float) -> Urgency:
+        """Which of the due polls (their due times by urgency) goes next: the rules in
+        the module docstring."""
+        if Urgency.NOW in due:
+            return Urgency.NOW
+        # BLIND and FAR polls are one round, the longest due first
+        waiting = [urgency for urgency in (Urgency.BLIND, Urgency.FAR) if urgency in due]
+        first = min(waiting, key=due.__getitem__, default=None)
+        near = due.get(Urgency.NEAR)
+        if near is None:
+            assert first is not None
+            return first
+        if first is None:
+            return Urgency.NEAR
+        if first is Urgency.BLIND and near > now - self.near_grace:
+            return Urgency.BLIND
+        return first if self._near_streak >= FAR_SHARE - 1 else Urgency.NEAR
 
     def take(self, pick: Pick) -> None:
         """Hand out ``pick`` (from :meth:`peek` just now): unschedule it, count the share."""
         self._live.pop(pick.task_id, None)
-        if pick.urgency is Urgency.FAR:
+        if pick.urgency in (Urgency.BLIND, Urgency.FAR):
             self._near_streak = 0
         elif pick.urgency is Urgency.NEAR and pick.far_waiting:
             self._near_streak += 1

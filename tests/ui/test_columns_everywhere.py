@@ -19,14 +19,15 @@ from tests.ui.fixtures import NOW, every_status, fill_store, make_task, settings
 # ``siray-tui list`` of every_status() at NOW, as printed before the columns became
 # objects (issue 11): the refactoring must not change a character of it. The ETA column
 # came later: the finished tasks of every_status() give the others their ETA; so did
-# the MODEL column (from the stored request; "-" for tasks added by ID).
+# the MODEL column (from the stored request; "-" for tasks added by ID). From 10% on, a
+# running task's ETA is its own progress alone (issue 15).
 LIST_BEFORE = """\
 TASK                           KIND   MODEL  STATUS              PROGRESS  QUEUE   RUN      TOTAL    ETA       OUT  UPDATED  REASON
 hero shot (image_a8813a4b4c9)  image  -      SUCCESS             100%      12s     1m 35s   1m 47s   -         4    2s ago
 video_5f2e0c1d7a               video  -      SUCCESS             100%      40s     10m 10s  10m 50s  -         1    2s ago
 banner 4k (image_0b91c2f3aa)   image  -      FAILURE             0%        5s      -        5s       -         0    2s ago   invalid image size 4096x4096: maximum is 2048x2048
 video_77aa1290bc               video  -      FAILURE             37%       20s     2m 20s   2m 40s   -         0    2s ago   GPU worker out of memory (CUDA error: out of memory)
-product 12 (image_4c5d6e7f80)  image  -      IN_PROGRESS         45%       8s      1m 02s   1m 10s   ~1m 11s   0    2s ago
+product 12 (image_4c5d6e7f80)  image  -      IN_PROGRESS         45%       8s      1m 02s   1m 10s   ~1m 15s   0    2s ago
 video_1234abcd99               video  -      IN_PROGRESS         82%       30s     4m 30s   5m 00s   ~59s      0    2s ago
 image_9988776655               image  -      QUEUED              0%        25s     -        25s      ~1m 35s   0    2s ago
 video_c0ffee0001               video  -      SUBMITTED           0%        6s      -        6s       ~10m 34s  0    2s ago
@@ -34,7 +35,7 @@ image_beef000042               image  -      NOT_START           0%        2s   
 task-5e6f7a8b9c0d              image  -      PAUSED_BY_PROVIDER  0%        15s     1m 45s   2m 00s   +10s      0    2s ago
 image_deadbeef00               image  -      NOT_FOUND           -         -       -        -        -         0    40s ago  not found
 just added (image_0000000001)  image  -      PENDING             -         -       -        -        -         0    never
-video_5a5a5a5a5a               video  -      IN_PROGRESS         12%       1m 00s  2m 20s   3m 20s   ~10m 03s  0    9s ago   HTTP 503 server error: upstream overloaded
+video_5a5a5a5a5a               video  -      IN_PROGRESS         12%       1m 00s  2m 20s   3m 20s   ~17m 06s  0    9s ago   HTTP 503 server error: upstream overloaded
 auto kind (task-aa00bb11cc22)  auto   -      QUEUED              0%        44s     -        44s      -         0    2s ago
 """  # noqa: E501 (the table is as wide as it is)
 

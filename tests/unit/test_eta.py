@@ -84,10 +84,21 @@ def test_running_task_extrapolates_from_progress() -> None:
 def test_low_progress_blends_with_the_usual_run_time() -> None:
     estimator = Estimator()
     teach(estimator, [100.0])
-    running = task("r", TaskStatus.IN_PROGRESS, progress=10, start=T0)
+    running = task("r", TaskStatus.IN_PROGRESS, progress=5, start=T0)
     estimator.observe(running, T0 + 2)
-    # progress alone says 20 s in all; the kind usually runs 100 s; 10% weighs 0.2
-    assert estimator.expected_finish(running, T0 + 2) == T0 + 0.2 * 20 + 0.8 * 100
+    # progress alone says 40 s in all; the kind usually runs 100 s; 5% weighs 0.5
+    assert estimator.expected_finish(running, T0 + 2) == T0 + 0.5 * 40 + 0.5 * 100
+
+
+def test_from_ten_percent_the_progress_alone_is_trusted() -> None:
+    # 10% in whole percent is within a tenth of the true pace; other tasks' run times
+    # (which vary tenfold) are a worse guess, and a forecast that comes too early
+    # costs a poll every interval until the task is done.
+    estimator = Estimator()
+    teach(estimator, [100.0])
+    running = task("r", TaskStatus.IN_PROGRESS, progress=20, start=T0)
+    estimator.observe(running, T0 + 2)
+    assert estimator.expected_finish(running, T0 + 2) == T0 + 10
 
 
 def test_low_progress_blends_only_with_the_runs_longer_than_its_own() -> None:
@@ -95,10 +106,10 @@ def test_low_progress_blends_only_with_the_runs_longer_than_its_own() -> None:
     # nothing of a task that has already outrun them all but one.
     estimator = Estimator()
     teach(estimator, [30.0, 30.0, 30.0, 200.0, 300.0])
-    running = task("r", TaskStatus.IN_PROGRESS, progress=10, start=T0)
+    running = task("r", TaskStatus.IN_PROGRESS, progress=5, start=T0)
     estimator.observe(running, T0 + 40)
-    # progress alone says 400 s; the runs longer than 40 s have a median of 250 s
-    assert estimator.expected_finish(running, T0 + 40) == T0 + 0.2 * 400 + 0.8 * 250
+    # progress alone says 800 s; the runs longer than 40 s have a median of 250 s
+    assert estimator.expected_finish(running, T0 + 40) == T0 + 0.5 * 800 + 0.5 * 250
 
 
 def test_a_run_longer_than_any_seen_trusts_its_progress_alone() -> None:

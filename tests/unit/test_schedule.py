@@ -109,6 +109,30 @@ async def test_far_tasks_share_evenly_and_never_starve_behind_near_ones() -> Non
     assert min(late[task_id] for task_id in overdue) > max(counts)  # near ones still first
 
 
+async def test_tasks_with_no_forecast_go_before_polls_at_finishes_within_max_staleness() -> None:
+    # A batch still queued at its first answers: nothing is known of any of them until
+    # a poll finds it running, while a task with a forecast finishes when it says.
+    async with Harness(policy=policy(max_staleness=20.0)) as h:
+        forecast = budgeted(h)
+        finish = h.clock.now() + 100.0
+        forecast.finish["image_near"] = lambda now: finish
+        h.source.scripts["image_near"] = lambda t, k, n: state(
+            t, "SUCCESS" if h.clock.now() >= finish else "IN_PROGRESS", 50
+        )
+        queued = [f"image_q_{i:03d}" for i in range(100)]
+        for task_id in queued:
+            forecast.finish[task_id] = lambda now: None
+        h.source.default = lambda t, k, n: state(t, "QUEUED")
+        h.add("image_near", *queued)
+        await h.advance(200)
+    # 100 queued tasks every 20 s need 5/s: the 2/s budget binds all along.
+    seen = h.source.times("image_near")[-1] - (h.start + 100.0)
+    between = [c.task_id for c in h.source.calls if h.start + 100.0 <= c.at < h.start + 115.0]
+    assert len(between) >= 2 * 15 * 0.9 and "image_near" not in between  # the round goes on
+    assert 15.0 <= seen <= 20.0 + 1.0  # and the finish waits max_staleness at most
+    assert h.poller.tasks["image_near"].is_final
+
+
 async def test_new_tasks_and_refreshes_go_at_once_when_the_budget_binds() -> None:
     async with Harness(policy=policy()) as h:
         budgeted(h)
@@ -260,6 +284,30 @@ def test_due_queue_order_share_and_promotion() -> None:
             queue.push("far", 10.0, Urgency.FAR)
     assert handed == ["NEAR", "NEAR", "NEAR", "FAR"] * 2
 
+    # BLIND polls (nothing to forecast from) go before NEAR ones until those are
+    # near_grace late; BLIND and FAR are one round, longest due first.
+    queue = DueQueue(near_grace=30.0)
+    queue.push("near", 10.0, Urgency.NEAR)
+    queue.push("blind", 8.0, Urgency.BLIND)
+    queue.push("far", 9.0, Urgency.FAR)
+    pick = queue.peek(39.0)
+    assert pick is not None and (pick.task_id, pick.far_waiting) == ("blind", True)
+    queue.take(pick)
+    pick = queue.peek(39.0)  # FAR is no BLIND: NEAR first, as before
+    assert pick is not None and pick.task_id == "near"
+    queue.push("near", 10.0, Urgency.NEAR)
+    queue.push("blind", 8.5, Urgency.BLIND)
+    pick = queue.peek(40.5)  # 30.5 s late: its grace is over
+    assert pick is not None and pick.task_id == "near"
+    queue.take(pick)
+    pick = queue.peek(40.5)
+    assert pick is not None and pick.task_id == "blind"  # longest due of the round
+    queue = DueQueue(near_grace=30.0)
+    queue.push("blind", 5.0, Urgency.BLIND)
+    queue.push("far", 3.0, Urgency.FAR)
+    pick = queue.peek(6.0)
+    assert pick is not None and pick.task_id == "far"
+
     # A FAR poll still waiting when its task's finish comes becomes NEAR.
     queue = DueQueue()
     queue.push("busy", 0.0, Urgency.NEAR)
@@ -281,7 +329,7 @@ def test_due_queue_order_share_and_promotion() -> None:
         ("IN_PROGRESS", 2.0, (4.0, Urgency.NEAR, None)),  # not sooner than interval
         ("IN_PROGRESS", -10.0, (4.0, Urgency.NEAR, None)),  # overdue: every interval
         ("IN_PROGRESS", -100.0, (30.0, Urgency.FAR, None)),  # the forecast failed it
-        ("QUEUED", 10.0, (30.0, Urgency.FAR, None)),  # a queued task's guess is not used
+        ("QUEUED", 10.0, (30.0, Urgency.BLIND, None)),  # a queued task's guess is not used
     ],
 )
 def test_plan(status: str, ahead: float, expected: tuple[float, Urgency, float | None]) -> None:
