@@ -34,7 +34,7 @@ UNCERTAIN: Final = "uncertain"
 SAVE_GAP: Final = 0.25
 """Seconds between two saves of the accepted tasks to the watchlist (each rewrites the
 whole file): a line is reported at most this much later, and the journal already holds
-its task ID durably."""
+its task ID (a rerun puts back on the watchlist an accepted task it lacks)."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ class _Saver:
                 group, self._waiting = self._waiting, []
                 try:
                     self._save([task for task, _ in group])
-                except SirayError as exc:
+                except Exception as exc:  # each waiter raises it: none waits forever
                     for _, future in group:
                         future.set_exception(exc)
                 else:
@@ -330,10 +330,11 @@ class Batch:
         error: str = "",
         sync: bool = False,
     ) -> None:
-        # On the event loop, not in a thread: see _Saver. One fsync per line (the
-        # ``sent`` record's), written at once rather than grouped: a group releases its
-        # lines' POSTs together, and httpx's pool then hands several of them the same
-        # idle connection (all but one retry), which cost more than the fsyncs saved.
+        # On the event loop, not in a thread: see _Saver (a thread per fsync, or one
+        # syncing thread, measured slower still). One fsync per line, the ``sent``
+        # record's, made at once rather than at the end of the loop's turn for every line
+        # there: lines rarely meet in one turn (a group averaged one record), so grouping
+        # only delayed each POST by a turn and released them together.
         self.journal.record(line.key, line.number, event, task_id=task_id, error=error, sync=sync)
 
     async def _send(self, line: BatchLine) -> LineResult | tuple[Submission, Sent]:
