@@ -9,7 +9,7 @@ cannot be read; 4 uncertain: the task may exist, so it is not sent again by itse
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TextIO
@@ -33,7 +33,7 @@ from siray_tui.core.batch import (
 from siray_tui.core.catalog import Catalog, CatalogUnavailableError
 from siray_tui.core.clock import Clock, SystemClock
 from siray_tui.core.errors import AuthError, SirayError
-from siray_tui.core.journal import Journal, journal_path
+from siray_tui.core.journal import Journal, JournalBusyError, LineRecord, journal_path
 from siray_tui.core.models import TaskKind
 from siray_tui.core.report import plural
 from siray_tui.core.session import WatchSession
@@ -207,9 +207,46 @@ async def run_submit_file(
         journal_path(settings.data_dir, path, text.encode("utf-8", "surrogatepass")), where
     )
     try:
+        if not dry_run:
+            journal.lock()
         states = journal.read()
+    except JournalBusyError as exc:
+        journal.close()
+        return _fail(err, str(exc))
     except OSError as exc:
+        journal.close()
         return _fail(err, f"cannot read the journal {journal.path}: {exc.strerror or exc}")
+    try:
+        return await _send_lines(
+            settings,
+            journal,
+            lines,
+            states,
+            dry_run=dry_run,
+            resend_uncertain=resend_uncertain,
+            json_output=json_output,
+            out=out,
+            err=err,
+            clock=clock,
+        )
+    finally:
+        journal.close()
+
+
+async def _send_lines(
+    settings: Settings,
+    journal: Journal,
+    lines: list[BatchLine],
+    states: Mapping[str, LineRecord],
+    *,
+    dry_run: bool,
+    resend_uncertain: bool,
+    json_output: bool,
+    out: TextIO,
+    err: TextIO,
+    clock: Clock,
+) -> int:
+    """The rest of :func:`run_submit_file`, with the journal read (and held)."""
     to_send, settled = plan(lines, states, resend_uncertain=resend_uncertain)
 
     catalog: Catalog | None = None
@@ -253,7 +290,6 @@ async def run_submit_file(
         except OSError as exc:  # the journal: no line is sent without its record
             batch.stopped = f"cannot write the journal {journal.path}: {exc.strerror or exc}"
     finally:
-        journal.close()
         report_warnings(session.store, err)
         await session.aclose()
     return _summary(results, batch, err)

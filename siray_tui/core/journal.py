@@ -16,6 +16,7 @@ records are fsynced with the next ``sent`` record, or when the journal is closed
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Final
+
+from siray_tui.core.errors import SirayError
 
 JOURNAL_DIR: Final = "journals"
 JOURNAL_VERSION: Final = 1
@@ -97,6 +100,10 @@ def journal_path(data_dir: Path, source: Path | None, content: bytes = b"") -> P
     return data_dir / JOURNAL_DIR / f"{name}.jsonl"
 
 
+class JournalBusyError(SirayError):
+    """Another run holds the journal: it is sending the same file right now."""
+
+
 class Journal:
     """An append-only, fsynced record of a batch. Safe to call from several threads.
 
@@ -110,6 +117,24 @@ class Journal:
         self.source = source
         self._fd: int | None = None
         self._lock = threading.Lock()
+
+    def lock(self) -> None:
+        """Hold the journal for this run alone, until :meth:`close`. Two runs of one file
+        at once would each read the journal before the other's records and send the same
+        lines: the second is refused before it reads anything.
+
+        Raises:
+            JournalBusyError: another run holds it.
+            OSError: the journal cannot be created or locked.
+        """
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise JournalBusyError(
+                f"another run is sending this file now (its journal {self.path} is in use):"
+                " wait for it to end"
+            ) from None
 
     def read(self) -> dict[str, LineRecord]:
         """Every line's last state. An ``accepted`` line stays accepted whatever follows."""
@@ -196,4 +221,12 @@ class Journal:
                     self._fd = None
 
 
-__all__ = ["Entry", "Journal", "LineRecord", "LineState", "journal_path", "line_keys"]
+__all__ = [
+    "Entry",
+    "Journal",
+    "JournalBusyError",
+    "LineRecord",
+    "LineState",
+    "journal_path",
+    "line_keys",
+]

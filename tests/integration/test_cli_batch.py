@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from siray_tui.cli import main
-from siray_tui.core.journal import line_keys
+from siray_tui.core.journal import Journal, journal_path, line_keys
 from siray_tui.core.store import WatchlistStore
 from siray_tui.sim import Faults, SimServer
 from tests.conftest import SimFactory
@@ -376,3 +376,26 @@ def test_each_line_costs_one_fsync_made_before_its_post(
     assert synced_sent == set(prompt_of)
     assert all(sim.posts_for(prompt) == 1 for prompt in prompts)
     assert syncs == len(lines) + 1  # one per line, and the close
+
+
+def test_a_second_run_of_the_same_file_at_once_is_refused_before_it_reads_or_sends(
+    sim: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two runs of one file at once would each read the journal before the other's
+    records and send the same lines: the second stops with 2 and sends nothing."""
+    data_dir = tmp_path / "data"
+    path = write_jobs(tmp_path, [job("only once 1"), job("only once 2")])
+    running = Journal(journal_path(data_dir, path), "the other run")
+    running.lock()
+    try:
+        code, _, err = run(sim, data_dir, "submit", "--file", str(path), capsys=capsys)
+        assert code == 2
+        assert "another run is sending this file now" in err and len(err.splitlines()) == 1
+        assert sim.posts_for("only once 1") == sim.posts_for("only once 2") == 0
+        code, out, _ = run(sim, data_dir, "submit", "--file", str(path), "--dry-run", capsys=capsys)
+        assert code == 0 and out.count("would send") == 2  # a dry run only reads: it may look
+    finally:
+        running.close()
+    code, _, err = run(sim, data_dir, "submit", "--file", str(path), capsys=capsys)
+    assert code == 0, err
+    assert sim.posts_for("only once 1") == sim.posts_for("only once 2") == 1
