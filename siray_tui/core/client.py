@@ -372,6 +372,11 @@ class SirayClient(HttpPoolOwner):
         if isinstance(exc, httpx.ConnectTimeout):
             logger.debug("%s: connection timed out", request)
             return NotSentError(f"cannot reach {self.base_url}: connection timed out")
+        if isinstance(exc, httpx.PoolTimeout):
+            # No connection came free in time, so the request never started: a submission
+            # is certainly not created (it may be sent again), unlike after a read timeout.
+            logger.debug("%s: no free connection in time", request)
+            return NotSentError(f"no free connection to {self.base_url} in time: not sent")
         if isinstance(exc, httpx.TimeoutException):
             logger.debug("%s: timed out (%s)", request, type(exc).__name__)
             return RequestTimeoutError(f"request timed out ({type(exc).__name__})")

@@ -426,7 +426,7 @@ async def test_a_body_that_is_not_json_keeps_the_decoders_reason_as_cause() -> N
         (httpx.RemoteProtocolError("server disconnected"), TransportError),
         (httpx.ReadTimeout("read timed out"), RequestTimeoutError),
         (httpx.ConnectTimeout("connect timed out"), NotSentError),
-        (httpx.PoolTimeout("pool timed out"), RequestTimeoutError),
+        (httpx.PoolTimeout("pool timed out"), NotSentError),  # never started: not sent
         (httpx.WriteTimeout("write timed out"), RequestTimeoutError),
     ],
 )
