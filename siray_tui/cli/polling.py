@@ -510,7 +510,8 @@ class _Waiter:
         return EXIT_OK
 
     def progress_line(self) -> str:
-        """``waited 1m 05s: 3 of 10 done (SUCCESS 2, ...); slowest image_x 2m 10s``."""
+        """``waited 1m 05s: 3 of 10 done (SUCCESS 2, ...); all done ~40s; slowest image_x
+        2m 10s``."""
         now = self.clock.now()
         tasks = [self.poller.tasks[i] for i in self.order if i in self.poller.tasks]
         counts: dict[str, int] = {}
@@ -523,6 +524,15 @@ class _Waiter:
         elapsed = format_duration(self.clock.monotonic() - self.started)
         parts = ", ".join(f"{status} {counts[status]}" for status in ordered)
         line = f"waited {elapsed}: {done} of {len(self.order)} done ({parts})"
+        estimator = self.session.estimator
+        etas = [
+            eta
+            for task in tasks
+            if task.task_id in self.pending
+            and (eta := estimator.eta_seconds(task, now)) is not None
+        ]
+        if etas:  # as the dashboard's summary: the latest ETA known, an overdue one as now
+            line += f"; all done ~{format_duration(max(0.0, *etas))}"
         slowest: tuple[float, str] | None = None
         for task in tasks:
             if task.task_id not in self.pending or task.state is None:

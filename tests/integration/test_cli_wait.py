@@ -362,3 +362,17 @@ async def test_wait_notify_on_a_terminal_only(
     out = io.StringIO()
     await run_wait(settings, [again.task_id], timeout=20, json_output=True, out=out, err=out)
     assert "\x1b" not in out.getvalue()
+
+
+async def test_wait_progress_says_when_all_will_be_done(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running task's progress gives its ETA; the progress line carries the latest."""
+    monkeypatch.setattr(polling, "PROGRESS_EVERY_PLAIN", 0.1)
+    ids = [sim.scenario.add_task("image", queue_s=0.2, run_s=2.0).task_id for _ in range(2)]
+    settings = make_settings(sim, tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    assert await run_wait(settings, ids, timeout=20, json_output=True, out=out, err=err) == 0
+    lines = err.getvalue().splitlines()
+    assert any("; all done ~" in line for line in lines[:-1])
+    assert "all done" not in lines[-1]  # nothing is left to wait for
