@@ -35,6 +35,10 @@ SAVE_GAP: Final = 0.25
 """Seconds between two saves of the accepted tasks to the watchlist (each rewrites the
 whole file): a line is reported at most this much later, and the journal already holds
 its task ID (a rerun puts back on the watchlist an accepted task it lacks)."""
+SAVE_SHARE: Final = 0.1
+"""At most this share of the time goes to saving: the gap after a save is at least its
+duration divided by this (a 10,000-task watchlist takes tens of milliseconds to save,
+time during which no answer is read)."""
 
 
 @dataclass(frozen=True)
@@ -173,8 +177,9 @@ def build_line(line: BatchLine, kind_of: KindOf) -> Submission | str:
 
 class _Saver:
     """Saves accepted tasks to the watchlist in groups, at most one save per ``gap``
-    seconds: each save rewrites the whole file, so one per task would make a batch
-    O(tasks squared). :meth:`add` returns once its task is saved.
+    seconds (longer after a slow save: :data:`SAVE_SHARE`): each save rewrites the whole
+    file, so one per task would make a batch O(tasks squared). :meth:`add` returns once
+    its task is saved.
 
     The save runs on the event loop, not in a worker thread: a thread encoding the
     watchlist holds the GIL, and the loop, busy with the POSTs, then waits for it after
@@ -186,7 +191,7 @@ class _Saver:
         self._gap = gap
         self._waiting: list[tuple[WatchedTask, asyncio.Future[None]]] = []
         self._saving: asyncio.Task[None] | None = None
-        self._last = -math.inf
+        self._next = -math.inf  # loop time before which no save starts
 
     async def add(self, task: WatchedTask) -> None:
         """Return once ``task`` is saved (raise what the save raised)."""
@@ -202,8 +207,9 @@ class _Saver:
         try:
             while self._waiting:
                 # sleep(0) at least: the tasks accepted in this turn of the loop join
-                await asyncio.sleep(max(0.0, self._last + self._gap - loop.time()))
+                await asyncio.sleep(max(0.0, self._next - loop.time()))
                 group, self._waiting = self._waiting, []
+                started = loop.time()
                 try:
                     self._save([task for task, _ in group])
                 except Exception as exc:  # each waiter raises it: none waits forever
@@ -212,7 +218,8 @@ class _Saver:
                 else:
                     for _, future in group:
                         future.set_result(None)
-                self._last = loop.time()
+                ended = loop.time()
+                self._next = ended + max(self._gap, (ended - started) / SAVE_SHARE)
         finally:
             self._saving = None
 

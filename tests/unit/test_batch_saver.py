@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
-from siray_tui.core.batch import _Saver
+from siray_tui.core.batch import SAVE_SHARE, _Saver
 from siray_tui.core.errors import StoreError
 from siray_tui.core.models import TaskKind, WatchedTask
 
@@ -36,3 +37,19 @@ async def test_a_failed_save_is_raised_to_every_task_of_its_group() -> None:
     assert all(isinstance(r, StoreError) for r in results)
     with pytest.raises(StoreError):  # and the next group is tried again
         await saver.add(task("image_c"))
+
+
+async def test_a_slow_save_spaces_the_next_by_its_cost() -> None:
+    """A large watchlist takes long to save, and the loop reads no answer meanwhile: the
+    next save waits until saving has had at most SAVE_SHARE of the time."""
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    def save(tasks: list[WatchedTask]) -> None:
+        starts.append(loop.time())
+        time.sleep(0.05)
+
+    saver = _Saver(save, 0.01)
+    await saver.add(task("image_a"))
+    await saver.add(task("image_b"))
+    assert starts[1] - starts[0] >= 0.05 + 0.05 / SAVE_SHARE
