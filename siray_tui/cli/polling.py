@@ -30,6 +30,7 @@ from siray_tui.config import Settings
 from siray_tui.core import events
 from siray_tui.core.downloads import DownloadResult
 from siray_tui.core.errors import InvalidTaskIdError, SirayError
+from siray_tui.core.eta_summary import eta_summary
 from siray_tui.core.models import TaskStatus, WatchedTask, validate_task_id
 from siray_tui.core.notify import Notifier, all_done_notice, ended_notice
 from siray_tui.core.policy import PollPolicy, TaskSource
@@ -524,15 +525,10 @@ class _Waiter:
         elapsed = format_duration(self.clock.monotonic() - self.started)
         parts = ", ".join(f"{status} {counts[status]}" for status in ordered)
         line = f"waited {elapsed}: {done} of {len(self.order)} done ({parts})"
-        estimator = self.session.estimator
-        etas = [
-            eta
-            for task in tasks
-            if task.task_id in self.pending
-            and (eta := estimator.eta_seconds(task, now)) is not None
-        ]
-        if etas:  # as the dashboard's summary: the latest ETA known, an overdue one as now
-            line += f"; all done ~{format_duration(max(0.0, *etas))}"
+        waited = (task for task in tasks if task.task_id in self.pending)
+        last = eta_summary(waited, self.session.estimator, now).last_at
+        if last is not None:  # the dashboard summary's "all done ~": an overdue task as now
+            line += f"; all done ~{format_duration(last - now)}"
         slowest: tuple[float, str] | None = None
         for task in tasks:
             if task.task_id not in self.pending or task.state is None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from siray_tui.core.clock import FakeClock
 from siray_tui.core.columns import COLUMNS, format_eta, sort_ids, task_record
 from siray_tui.core.eta import Estimator
+from siray_tui.core.eta_summary import EtaSummary, EtaSweep, eta_summary
 from siray_tui.core.models import WatchedTask
 from siray_tui.ui.columns import matches, row_spec
 from siray_tui.ui.screens.details import DetailsScreen
-from siray_tui.ui.summary import EtaSummary, EtaSweep, eta_summary
 from siray_tui.ui.widgets.summary_bar import SummaryView, render_summary
 from tests.ui.conftest import AppFactory, dashboard, open_details, ready, table
 from tests.ui.fixtures import NOW, make_task, many_tasks

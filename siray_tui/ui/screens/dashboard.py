@@ -48,6 +48,7 @@ from textual.widgets import DataTable, Header, Input
 from siray_tui.config import Settings
 from siray_tui.core import gcpolicy
 from siray_tui.core.errors import SirayError
+from siray_tui.core.eta_summary import EtaSummary, EtaSweep
 from siray_tui.core.events import (
     AuthFailed,
     PollFailed,
@@ -78,7 +79,7 @@ from siray_tui.ui.screens.help import HelpScreen
 from siray_tui.ui.screens.stats import StatsScreen
 from siray_tui.ui.screens.status_picker import StatusPicker
 from siray_tui.ui.screens.submit_tasks import SubmitTasks
-from siray_tui.ui.summary import EtaSummary, EtaSweep, SummaryTracker
+from siray_tui.ui.summary import SummaryTracker
 from siray_tui.ui.widgets.banner import Banner
 from siray_tui.ui.widgets.downloads_panel import DownloadsPanel
 from siray_tui.ui.widgets.key_footer import KeyFooter

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
     from textual.css.styles import RulesMap
 
 from siray_tui.core.columns import format_eta
+from siray_tui.core.eta_summary import EtaSummary
 from siray_tui.core.report import format_ago, format_duration, plural
 from siray_tui.core.stats import Latency
 from siray_tui.core.text import first_line
 from siray_tui.ui.columns import split_status_filter, status_style
-from siray_tui.ui.summary import EtaSummary, TaskSummary
+from siray_tui.ui.summary import TaskSummary
 
 _SEP = ("  │  ", "dim")
 _NBSP = "\u00a0"
