@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from siray_tui.cli import main
+from siray_tui.core import batch as batch_module
 from siray_tui.core.journal import Journal, journal_path, line_keys
 from siray_tui.core.store import WatchlistStore
 from siray_tui.sim import Faults, SimServer
@@ -399,3 +400,23 @@ def test_a_second_run_of_the_same_file_at_once_is_refused_before_it_reads_or_sen
     code, _, err = run(sim, data_dir, "submit", "--file", str(path), capsys=capsys)
     assert code == 0, err
     assert sim.posts_for("only once 1") == sim.posts_for("only once 2") == 1
+
+
+def test_the_last_lines_are_reported_without_waiting_out_the_save_gap(
+    sim: SimServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Saves are spaced while answers come in; once every line is answered, what waits is
+    saved at once. With a 30 s gap and one line at a time, lines 2 and 3 would otherwise
+    wait 30 s for their save."""
+    monkeypatch.setattr(batch_module, "SAVE_GAP", 30.0)
+    jobs = write_jobs(tmp_path, [job(f"gap {n}") for n in range(3)])
+    started = time.monotonic()
+    argv = ["submit", "--file", str(jobs), "--concurrency", "1", "--json"]
+    code, out, err = run(sim, tmp_path / "data", *argv, capsys=capsys)
+    assert code == 0, err
+    assert [r["status"] for r in records(out).values()] == ["accepted"] * 3
+    assert time.monotonic() - started < 20
+    assert len(WatchlistStore(tmp_path / "data").load().tasks) == 3

@@ -53,3 +53,19 @@ async def test_a_slow_save_spaces_the_next_by_its_cost() -> None:
     await saver.add(task("image_a"))
     await saver.add(task("image_b"))
     assert starts[1] - starts[0] >= 0.05 + 0.05 / SAVE_SHARE
+
+
+async def test_once_hurried_what_waits_is_saved_without_waiting_out_the_gap() -> None:
+    """At the end of a batch no task will join a later group: the gap would only delay
+    the report of the last lines."""
+    loop = asyncio.get_running_loop()
+    saves: list[tuple[float, list[str]]] = []
+    saver = _Saver(lambda tasks: saves.append((loop.time(), [t.task_id for t in tasks])), 30.0)
+    await saver.add(task("image_a"))
+    later = asyncio.gather(saver.add(task("image_b")), saver.add(task("image_c")))
+    await asyncio.sleep(0.05)
+    assert len(saves) == 1  # the gap holds them while more may come
+    saver.hurry()
+    await asyncio.wait_for(later, 5)
+    assert [ids for _, ids in saves] == [["image_a"], ["image_b", "image_c"]]
+    assert saves[1][0] - saves[0][0] < 5

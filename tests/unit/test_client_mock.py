@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import traceback
 from collections.abc import Callable
 from email.utils import formatdate
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from siray_tui.core import client as client_module
 from siray_tui.core.client import (
     DEFAULT_BASE_URL,
     MAX_CONNECTIONS,
@@ -640,3 +642,50 @@ async def test_find_task_stops_on_errors_other_than_404(status: int, error: type
         with pytest.raises(error):
             await client.find_task("task-1", TaskKind.AUTO)
     assert len(recorder.requests) == 1
+
+
+async def test_a_cookie_the_server_sets_is_never_sent_back() -> None:
+    """Requests go to the transport directly, past httpx's cookie jar: what an API (or a
+    hostile server) sets is not carried into the next request."""
+    recorder = Recorder(
+        lambda request: httpx.Response(
+            200, json=task_body(), headers={"Set-Cookie": "session=abc123; Path=/"}
+        )
+    )
+    async with make_client(recorder) as client:
+        await client.get_task(IMAGE_ID, TaskKind.IMAGE)
+        await client.get_task(IMAGE_ID, TaskKind.IMAGE)
+    assert all("Cookie" not in request.headers for request in recorder.requests)
+    assert recorder.requests[1].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+async def test_request_urls_are_absolute_on_the_base_url_and_kept_within_a_bound() -> None:
+    recorder = Recorder()
+    async with make_client(recorder, base_url="https://api.siray.ai/prefix") as client:
+        for n in range(client_module.URL_CACHE_SIZE + 5):
+            await client.get_task(f"image_{n:x}", TaskKind.IMAGE)
+        assert len(client._urls) <= client_module.URL_CACHE_SIZE
+    assert str(recorder.requests[-1].url) == (
+        f"https://api.siray.ai/prefix/v1/images/generations/async/image_{n:x}"
+    )
+
+
+async def test_a_closed_client_refuses_to_send() -> None:
+    """Past ``AsyncClient.send`` the transport would open a new connection for a closed
+    client (and leak it): the client checks itself."""
+    recorder = Recorder()
+    client = make_client(recorder)
+    await client.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.get_task(IMAGE_ID, TaskKind.IMAGE)
+    assert recorder.requests == []
+
+
+def test_only_an_https_base_url_loads_the_certificate_authorities() -> None:
+    """A plain-http base URL never uses TLS (every request goes to it); its context trusts
+    no one, so nothing could be verified through it by mistake."""
+    assert client_module._tls_context("https://api.siray.ai") is True
+    context = client_module._tls_context("http://127.0.0.1:8000")
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0
