@@ -1,19 +1,21 @@
 """SirayClient: the only module that speaks HTTP to the Siray API.
 
-One :class:`httpx.AsyncClient` is created per SirayClient and reused for every request:
-a client per request (as the official SDK does) rebuilds the TLS context each time, about
-16 ms of CPU, and was 22x slower here. The pool stays at 10 connections or fewer because
-httpcore's pool slows sharply above that (1,424 requests/s at 10 connections, 417 at 50).
+One connection pool is created per SirayClient and reused for every request: a client per
+request (as the official SDK does) rebuilds the TLS context each time, about 16 ms of CPU,
+and was 22x slower here. The pool is :class:`~siray_tui.core.lanes.Lanes` (one
+connection per lane, 10 at most): httpcore's own pool walks all its connections twice per
+request, which made it slow down with its size (1,424 requests/s at 10 connections, 417 at
+50) and cost a quarter of a submission's CPU even at 8.
 
 The token is attached per request, and only to URLs on the base URL's origin; redirects
 are not followed, so it can never ride along to another host or to an output URL.
 Every failure is mapped onto the tree in :mod:`siray_tui.core.errors`.
 
-Requests go straight to the pool's transport, past ``AsyncClient.send``: that layer only
-adds what this client never uses (auth flows, redirects, a cookie jar that would keep
-what a server sets) and cost ~40 µs of CPU per request. URLs are built absolute and kept:
-httpx joins a relative path onto the base URL in ~50 µs more. At a thousand submissions a
-second both show (see ``bench/submit.py``).
+Requests go straight to the transport, past ``AsyncClient.send``: that layer only adds
+what this client never uses (auth flows, redirects, a cookie jar that would keep what a
+server sets) and cost ~40 µs of CPU per request. URLs are built absolute and kept: httpx
+joins a relative path onto the base URL in ~50 µs more. At a thousand submissions a
+second all three show (see ``bench/submit.py``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from siray_tui.core.errors import (
     ServerError,
     TransportError,
 )
+from siray_tui.core.lanes import Lanes
 from siray_tui.core.models import TaskKind, TaskState, validate_task_id
 from siray_tui.core.pool import HttpPoolOwner
 from siray_tui.core.secret import Secret
@@ -160,14 +163,24 @@ def _connect_reason(exc: BaseException, detail: str) -> str:
     return _ERRNO_PREFIX.sub("", detail).lower() or "connection failed"
 
 
-def _tls_context(base_url: str) -> ssl.SSLContext | bool:
-    """Certificate checks for an https base URL (httpx's default: the system's or
-    certifi's CAs). A plain-http base URL (loopback, or ``--insecure``) never uses TLS, as
+def _tls_context(base_url: str) -> ssl.SSLContext:
+    """Certificate checks for an https base URL: httpx's own (certifi's CAs), built once
+    for every lane. A plain-http base URL (loopback, or ``--insecure``) never uses TLS, as
     every request goes to it, so it gets a context that trusts no one: nothing could be
     verified through it, and it costs 0.5 ms where loading the CAs costs 25-100."""
     if urlsplit(base_url).scheme == "https":
-        return True
+        return httpx.create_ssl_context(verify=True, trust_env=False)
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies hostnames; no CA loaded
+
+
+def _lanes(base_url: str, connections: int) -> Lanes:
+    """``connections`` one-connection transports (see :mod:`siray_tui.core.lanes`)."""
+    context = _tls_context(base_url)
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    return Lanes(
+        lambda: httpx.AsyncHTTPTransport(verify=context, limits=one, trust_env=False),
+        connections,
+    )
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -241,11 +254,7 @@ class SirayClient(HttpPoolOwner):
         self._clock = clock or SystemClock()
         self._origin = _origin(httpx.URL(self.base_url))
         connections = max(1, min(max_connections, MAX_CONNECTIONS))
-        self._transport = transport or httpx.AsyncHTTPTransport(
-            verify=_tls_context(self.base_url),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            trust_env=False,
-        )
+        self._transport = transport or _lanes(self.base_url, connections)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),

@@ -34,6 +34,7 @@ from siray_tui.core.errors import (
     ServerError,
     TransportError,
 )
+from siray_tui.core.lanes import Lanes
 from siray_tui.core.models import TaskKind, TaskStatus
 from siray_tui.core.secret import Secret
 
@@ -516,9 +517,9 @@ async def test_one_async_client_is_shared_across_requests(
 async def test_pool_size_is_capped(asked: int, expected: int) -> None:
     client = SirayClient(BASE, Secret(TOKEN), max_connections=asked)
     try:
-        pool = client._http._transport._pool  # type: ignore[attr-defined]
-        assert pool._max_connections == expected
-        assert pool._max_connections <= MAX_CONNECTIONS == 10
+        lanes = client._transport
+        assert isinstance(lanes, Lanes)
+        assert lanes.size == expected <= MAX_CONNECTIONS == 10
     finally:
         await client.aclose()
 
@@ -684,7 +685,8 @@ async def test_a_closed_client_refuses_to_send() -> None:
 def test_only_an_https_base_url_loads_the_certificate_authorities() -> None:
     """A plain-http base URL never uses TLS (every request goes to it); its context trusts
     no one, so nothing could be verified through it by mistake."""
-    assert client_module._tls_context("https://api.siray.ai") is True
+    public = client_module._tls_context("https://api.siray.ai")
+    assert public.verify_mode is ssl.CERT_REQUIRED and public.cert_store_stats()["x509_ca"] > 0
     context = client_module._tls_context("http://127.0.0.1:8000")
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
