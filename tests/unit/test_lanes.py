@@ -60,26 +60,28 @@ async def fetch(lanes: Lanes, pool: float | None = 5.0) -> bytes:
         await response.aclose()
 
 
-async def test_a_lane_carries_one_request_at_a_time_and_the_rest_wait() -> None:
+async def burst(count: int, size: int) -> tuple[Lanes, list[Lane]]:
+    """``count`` requests at once on ``size`` lanes, held until all have started; the
+    lanes and the fake transports built for them."""
     release = asyncio.Event()
-    lanes, built = make_lanes(2, release)
-    jobs = [asyncio.create_task(fetch(lanes)) for _ in range(5)]
+    lanes, built = make_lanes(size, release)
+    jobs = [asyncio.create_task(fetch(lanes)) for _ in range(count)]
     await asyncio.sleep(0.01)
-    assert lanes.opened == 2  # the other three wait for a lane, none is built for them
+    assert lanes.opened == min(count, size)  # the rest wait: no lane is built for them
     release.set()
-    assert await asyncio.gather(*jobs) == [b"{}"] * 5
-    assert len(built) == 2
+    assert await asyncio.gather(*jobs) == [b"{}"] * count
+    return lanes, built
+
+
+async def test_a_lane_carries_one_request_at_a_time_and_the_rest_wait() -> None:
+    _, built = await burst(5, size=2)
+    assert len(built) == 2 and sorted(set(built[0].served)) == [0, 1]  # both lanes served
 
 
 async def test_a_light_load_keeps_to_the_lane_freed_last() -> None:
     """After a burst opened three lanes, requests one at a time keep to one of them (the
     others' connections can expire) instead of going round all three."""
-    release = asyncio.Event()
-    lanes, built = make_lanes(8, release)
-    burst = [asyncio.create_task(fetch(lanes)) for _ in range(3)]
-    await asyncio.sleep(0.01)
-    release.set()
-    await asyncio.gather(*burst)
+    lanes, built = await burst(3, size=8)
     served = built[0].served
     del served[:]
     for _ in range(6):
@@ -120,11 +122,6 @@ async def test_a_failed_or_cancelled_request_gives_its_lane_back() -> None:
 
 
 async def test_closing_closes_every_lane() -> None:
-    release = asyncio.Event()
-    lanes, built = make_lanes(3, release)
-    jobs = [asyncio.create_task(fetch(lanes)) for _ in range(3)]
-    await asyncio.sleep(0.01)
-    release.set()
-    await asyncio.gather(*jobs)
+    lanes, built = await burst(3, size=3)
     await lanes.aclose()
     assert len(built) == 3 and all(lane.closed for lane in built)
