@@ -5,7 +5,7 @@ request (as the official SDK does) rebuilds the TLS context each time, about 16 
 and was 22x slower here. The pool is :class:`~siray_tui.core.lanes.Lanes` (one
 connection per lane, 10 at most): httpcore's own pool walks all its connections twice per
 request, which made it slow down with its size (1,424 requests/s at 10 connections, 417 at
-50) and cost a quarter of a submission's CPU even at 8.
+50) and cost 18% of a submission's CPU even at 8.
 
 The token is attached per request, and only to URLs on the base URL's origin; redirects
 are not followed, so it can never ride along to another host or to an output URL.

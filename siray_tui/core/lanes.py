@@ -2,13 +2,14 @@
 
 httpcore's pool walks every connection twice per request (when the request comes in and
 when its response is closed), and for each connection it asks the socket whether the
-server closed it: at 8 connections that walk was a quarter of the CPU of a submission,
-and requests that arrive together are often handed the same idle connection, find it
-taken and walk again (about one request in two, in ``bench/submit.py``). Here each lane
+server closed it: at 8 connections those walks were 18% of the CPU of a submission in a
+profile. Requests that arrive together are also often handed the same idle connection,
+find it taken and walk again (one request in two, in ``bench/submit.py``). Here each lane
 is an httpcore pool of exactly one connection, and a request takes a free lane, last
 freed first (so a light load keeps few connections open); it waits, up to the pool
-timeout, when every lane is busy. Our client went from about the speed of a bare
-``httpx.AsyncClient`` loop to 1.3 times it.
+timeout, when every lane is busy. With it, and with requests sent past
+``AsyncClient.send`` (see :mod:`siray_tui.core.client`), our client takes 0.6 of the CPU
+of a bare ``httpx.AsyncClient`` per request (``bench/client.py``).
 
 A lane is busy from the request until its response is closed, so responses must be
 closed (``SirayClient`` reads each in full and closes it at once).
