@@ -355,6 +355,19 @@ def test_update_does_not_modify_the_given_objects(store: WatchlistStore) -> None
     assert store.load()["x1"].label == "kept"
 
 
+def count_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The IDs of the tasks copied from now on (until ``monkeypatch.undo()``)."""
+    copies: list[str] = []
+    original_copy = WatchedTask.copy
+
+    def counting_copy(task: WatchedTask) -> WatchedTask:
+        copies.append(task.task_id)
+        return original_copy(task)
+
+    monkeypatch.setattr(WatchedTask, "copy", counting_copy)
+    return copies
+
+
 def test_update_copies_only_the_tasks_it_changes_and_never_the_cached_ones_in_place(
     store: WatchlistStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -365,14 +378,7 @@ def test_update_copies_only_the_tasks_it_changes_and_never_the_cached_ones_in_pl
     cached = store.current_tasks()
     before = cached["x7"].copy()
     seen = observed(cached["x7"], "IN_PROGRESS", T0 + 5, progress="10%")
-    copies: list[str] = []
-    original_copy = WatchedTask.copy
-
-    def counting_copy(task: WatchedTask) -> WatchedTask:
-        copies.append(task.task_id)
-        return original_copy(task)
-
-    monkeypatch.setattr(WatchedTask, "copy", counting_copy)
+    copies = count_copies(monkeypatch)
     store.update([seen])
     monkeypatch.undo()
     assert len(copies) <= 3, copies  # the changed task (and the row kept of it), not 200
@@ -391,14 +397,7 @@ def test_add_tasks_adds_copies_and_leaves_the_tasks_on_disk_alone(
     store.mutate(lambda watchlist: None)  # the cache now holds this store's own rows
     cached = store.current_tasks()
     fresh = [WatchedTask("image_new1", kind=TaskKind.IMAGE), WatchedTask("x5", label="again")]
-    copies: list[str] = []
-    original_copy = WatchedTask.copy
-
-    def counting_copy(task: WatchedTask) -> WatchedTask:
-        copies.append(task.task_id)
-        return original_copy(task)
-
-    monkeypatch.setattr(WatchedTask, "copy", counting_copy)
+    copies = count_copies(monkeypatch)
     store.add_tasks(fresh)
     monkeypatch.undo()
     assert sorted(set(copies)) == ["image_new1", "x5"]  # the given ones, none of the 100
