@@ -300,7 +300,7 @@ class Batch:
             if task_id and task_id not in watched and not isinstance(built, str):
                 missing.append(self._task(task_id, built))
         if missing:
-            await asyncio.to_thread(self.store.mutate, lambda wl: [wl.add_task(t) for t in missing])
+            await asyncio.to_thread(self.store.add_tasks, missing)
 
     async def run(self, lines: list[BatchLine]) -> None:
         """Send every line (results go to ``on_result``)."""

@@ -187,9 +187,8 @@ class WatchSession:
             added_at=self.clock.now(),
             request=submission.request,
         )
-        saved = task.copy()
         try:
-            await asyncio.to_thread(self.store.mutate, lambda wl: wl.add_task(saved))
+            await asyncio.to_thread(self.store.add_tasks, [task])  # saves a copy
         except SirayError as exc:
             raise StoreError(
                 f"task {sent.task_id} was created but not saved to the watchlist: {exc}"
